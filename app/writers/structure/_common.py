@@ -258,6 +258,12 @@ def is_included(value: object) -> bool:
     return bool(value) if value is not None else True
 
 
+def constraint_role(constraint: object) -> str:
+    """``Allowed`` or ``Actual`` (sdmx1 names the first ``allowable``)."""
+    role = getattr(getattr(constraint, "role", None), "role", None)
+    return "Actual" if getattr(role, "name", "") == "actual" else "Allowed"
+
+
 def ordered(artefacts: Iterable[Shaped], order: list[str]) -> list[Shaped]:
     """``artefacts`` sorted by the position of their kind in ``order`` (sdmx1 class names), stably."""
     position = {name: n for n, name in enumerate(order)}

@@ -46,6 +46,8 @@ class ML21Writer(MLWriter):
         attrib = super().maintainable_attributes(shaped)
         if not shaped.stub or shaped.complete:
             attrib["isFinal"] = bool(shaped.artefact.is_final)
+        if type(shaped.artefact).__name__ == "ContentConstraint":
+            attrib["type"] = c.constraint_role(shaped.artefact)
         return attrib
 
     # -- references -----------------------------------------------------------------------------
