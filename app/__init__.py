@@ -1,0 +1,1 @@
+"""DSM, the Data Sharing Mechanism: an SDMX data exchange server for migration statistics."""

@@ -1,0 +1,119 @@
+"""Request context as plain ASGI middleware (it never buffers a streamed body): a request id, one
+structured (JSON) log line per request, Prometheus metrics, the URL-length limit (414), and one
+trailing slash ignored (SDMX clients add one after a key or a version)."""
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from app.writers.messages import error_xml
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+access_log = logging.getLogger("dsm.access")
+
+
+class Metrics:
+    """The Prometheus collectors of one app (a registry per app keeps tests independent)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "dsm_http_requests",
+            "HTTP requests answered",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "dsm_http_request_duration_seconds",
+            "Time to answer an HTTP request (until the last byte)",
+            ("method", "route"),
+            registry=self.registry,
+        )
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_url_length: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_url_length = max_url_length
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if len(path) > 1 and path.endswith("/"):  # `/rest/dataflow/DSM/` = `/rest/dataflow/DSM`
+            scope = dict(scope, path=path.rstrip("/") or "/")
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+        sent = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        try:
+            if len(target) > self.max_url_length:
+                await self._too_long(send_wrapper, len(target))
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.duration.labels(scope["method"], route).observe(elapsed)
+            client = scope.get("client")
+            access_log.info(
+                json.dumps(
+                    {
+                        "event": "request",
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope.get("path"),
+                        "query": scope.get("query_string", b"").decode("latin-1"),
+                        "status": status,
+                        "bytes": sent,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "client": client[0] if client else None,
+                    }
+                )
+            )
+
+    async def _too_long(self, send: Send, length: int) -> None:
+        body = error_xml(
+            140,
+            f"Request URL of {length} characters is longer than the limit of {self.max_url_length}",
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 414,
+                "headers": [
+                    (b"content-type", b"application/xml; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

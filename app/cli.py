@@ -1,0 +1,165 @@
+"""The `dsm` command."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from app.errors import DsmError
+from app.settings import Settings
+
+app = typer.Typer(
+    help="DSM, the Data Sharing Mechanism: an SDMX server for migration statistics.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+users_app = typer.Typer(help="Users (principals).", no_args_is_help=True)
+tokens_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+def settings(**overrides: object) -> Settings:
+    """The settings, or a clear message and exit status 2 when they are wrong."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = [f"  DSM_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        typer.echo("Invalid settings:\n" + "\n".join(lines), err=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+def _structures(config: Settings):  # type: ignore[no-untyped-def]
+    from app.services.structures import Structures
+    from app.storage.engine import make_engine
+
+    return Structures(make_engine(config.database_url))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (DSM_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (DSM_PORT).")] = None,
+) -> None:
+    """Run the server. On SQLite it first upgrades the database and seeds the bundled structures."""
+    import logging
+
+    import uvicorn
+
+    from app.main import create_app
+
+    config = settings(host=host, port=port)
+    logging.basicConfig(level=config.log_level, format="%(message)s", stream=sys.stderr)
+    try:
+        application = create_app(config)
+    except ValueError as exc:
+        _fail(exc)
+    uvicorn.run(
+        application, host=config.host, port=config.port, log_level="warning", access_log=False
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all database migrations."""
+    from app.storage.engine import make_engine, upgrade
+
+    upgrade(make_engine(settings().database_url))
+    typer.echo("database at head")
+
+
+@app.command()
+def load(paths: Annotated[list[Path], typer.Argument(help="Structure files or folders.")]) -> None:
+    """Load SDMX-ML 2.1 structure messages into the database (new artefacts added, changed ones
+    replaced), after checking that every reference resolves."""
+    try:
+        outcome = _structures(settings()).load_files(paths)
+    except (DsmError, OSError) as exc:
+        _fail(exc)
+    typer.echo(
+        f"created {len(outcome.created)}, replaced {len(outcome.replaced)}, "
+        f"unchanged {len(outcome.unchanged)}"
+    )
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: DSM_STRUCTURE_PATHS).")
+    ] = None,
+) -> None:
+    """Check that every structure file parses and every reference resolves."""
+    from app.services.structures import check_files, structure_files
+
+    targets = paths or settings().structure_paths
+    problems = check_files(targets)
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(structure_files(targets))} files, all references resolve")
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin, provider or partner.")],
+    provider: Annotated[str | None, typer.Option(help="Data provider id (providers).")] = None,
+) -> None:
+    """Add a user."""
+    from app.services.auth import add_user
+
+    config = settings()
+    structures = _structures(config)
+    try:
+        if provider is not None:
+            registry, _, _ = structures.current()
+            known = {
+                p.id
+                for a in registry
+                if type(a).__name__ == "DataProviderScheme"
+                for p in a.items.values()
+            }
+            if provider not in known:
+                raise DsmError(
+                    f"Unknown data provider {provider!r}; known: {', '.join(sorted(known))}"
+                )
+        add_user(structures.engine, name, role, provider)
+    except DsmError as exc:
+        _fail(exc)
+    typer.echo(f"added {role} {name}")
+
+
+@tokens_app.command("create")
+def tokens_create(name: Annotated[str, typer.Argument(help="The user the token is for.")]) -> None:
+    """Issue a bearer token for a user and print it (alone, once) on stdout."""
+    from app.auth.tokens import resolve_secret
+    from app.services.auth import create_token
+    from app.storage.engine import make_engine
+
+    config = settings()
+    try:
+        secret = resolve_secret(config.secret_key, config.database_url)
+        token = create_token(make_engine(config.database_url), secret, name)
+    except (DsmError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(token)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document of the server."""
+    from app.main import create_app
+
+    document = create_app(settings()).openapi()
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))

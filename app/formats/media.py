@@ -1,0 +1,28 @@
+"""SDMX media types: one enum, and the facts content negotiation needs about each."""
+
+from enum import StrEnum
+
+
+class MediaType(StrEnum):
+    """Media types DSM reads or writes, exactly as the SDMX REST specification spells them."""
+
+    STRUCTURE_ML_21 = "application/vnd.sdmx.structure+xml;version=2.1"
+    STRUCTURE_ML_30 = "application/vnd.sdmx.structure+xml;version=3.0.0"
+    STRUCTURE_JSON_10 = "application/vnd.sdmx.structure+json;version=1.0.0"
+    STRUCTURE_JSON_20 = "application/vnd.sdmx.structure+json;version=2.0.0"
+    ERROR_ML_21 = (
+        "application/vnd.sdmx.error+xml;version=2.1"  # not a registered type; we send ML 2.1
+    )
+    JSON = "application/json"
+    XML = "application/xml"
+
+    @property
+    def essence(self) -> str:
+        """The type without parameters, e.g. ``application/vnd.sdmx.structure+xml``."""
+        return self.value.split(";", 1)[0]
+
+    @property
+    def version(self) -> str | None:
+        """The ``version`` parameter, or None."""
+        _, _, params = self.value.partition(";")
+        return params.split("=", 1)[1] if params else None

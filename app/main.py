@@ -1,0 +1,66 @@
+"""The application factory: `create_app(settings)` wires settings, the database, the structure
+registry, middleware, routers and the one exception handler."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from app import __doc__ as description
+from app.api import errors, health, structure
+from app.api.middleware import Metrics, RequestContext
+from app.auth.tokens import resolve_secret
+from app.services.structures import Structures
+from app.settings import Settings
+from app.storage.engine import make_engine, upgrade
+
+VERSION = "0.1.0"
+
+
+def setup_database(settings: Settings, structures: Structures) -> None:
+    """Upgrade the database and seed the bundled structures into an empty one."""
+    upgrade(structures.engine)
+    if structures.is_empty():
+        structures.load_files(settings.structure_paths)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    structures = Structures(engine)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.secret = resolve_secret(settings.secret_key, settings.database_url)
+        if settings.setup_on_start:
+            setup_database(settings, structures)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="DSM — Data Sharing Mechanism",
+        version=VERSION,
+        description=(description or "")
+        + "\n\nSDMX REST v1 (SDMX 2.1) under `/rest/` and v2 (SDMX 3.0) under `/rest/v2/`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.structures = structures
+    app.state.metrics = metrics
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(structure.router)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Last-Modified", "Location", "X-Request-ID", "Content-Language"],
+    )
+    app.add_middleware(RequestContext, metrics=metrics, max_url_length=settings.max_url_length)
+    return app

@@ -1,0 +1,289 @@
+"""Structure use cases: seed and load structure files, check references, keep each process's
+in-memory registry in step with the database, and apply maintenance (submit, replace, delete).
+
+The database is authoritative. Every change bumps `registry_state.revision`; `current()` compares one
+integer per call and rebuilds the registry (merge all artefact elements, read with sdmx1, index) only
+when another process or request changed structures.
+"""
+
+import io
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sdmx
+from lxml import etree
+from sqlalchemy import Engine
+
+from app.errors import Conflict, Invalid, NotFound
+from app.formats.media import MediaType
+from app.formats.sdmxml import NS30
+from app.model.query import StructureQuery
+from app.model.structure import Header, Shaped, StructureResponse
+from app.readers.references import SCHEME_CLASSES, Reference, declared_items, references
+from app.readers.structure import ArtefactXml, merge, parse_xml, read_artefacts
+from app.services.registry import Registry
+from app.storage import structures as store
+from app.writers.structure import write
+
+
+def structure_files(paths: Iterable[Path]) -> list[Path]:
+    """The .xml files named, or found (sorted) in the folders named."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.xml")) if path.is_dir() else [path])
+    return files
+
+
+def read_files(paths: Iterable[Path]) -> list[tuple[Path, ArtefactXml]]:
+    return [(f, a) for f in structure_files(paths) for a in read_artefacts(f.read_bytes())]
+
+
+def unresolved(records: Sequence[ArtefactXml]) -> list[str]:
+    """One message per reference that names no artefact (or no item) in `records`."""
+    return sorted(
+        {f"{where} refers to {ref}, which is not defined" for where, ref in _dangling(records)}
+    )
+
+
+def _dangling(records: Sequence[ArtefactXml]) -> list[tuple[str, Reference]]:
+    """(referring artefact, reference) for each reference that resolves to nothing in `records`."""
+    items: dict[tuple[str, str, str, str], set[str]] = {}
+    any_class: set[tuple[str, str, str]] = set()
+    for record in records:
+        element = etree.fromstring(record.xml)
+        cls = etree.QName(element).localname
+        items[(cls, record.agency, record.id, record.version)] = (
+            declared_items(element) if cls in SCHEME_CLASSES else set()
+        )
+        any_class.add((record.agency, record.id, record.version))
+    dangling = []
+    for record in records:
+        element = etree.fromstring(record.xml)
+        where = f"{etree.QName(element).localname} {record.agency}:{record.id}({record.version})"
+        for ref in references(element):
+            if not ref.cls:
+                found = (ref.agency, ref.id, ref.version) in any_class
+            else:
+                target = items.get((ref.cls, ref.agency, ref.id, ref.version))
+                found = target is not None and (
+                    ref.item is None or ref.item in target or ref.cls not in SCHEME_CLASSES
+                )
+            if not found:
+                dangling.append((where, ref))
+    return dangling
+
+
+def build_registry(records: Sequence[ArtefactXml]) -> Registry:
+    """Read all artefacts with sdmx1 as one message and index them."""
+    message = sdmx.read_sdmx(io.BytesIO(merge(r.xml for r in records)))
+    return Registry(message)
+
+
+@dataclass
+class Outcome:
+    """What a structure write did, per artefact key."""
+
+    created: list[ArtefactXml] = field(default_factory=list)
+    replaced: list[ArtefactXml] = field(default_factory=list)
+    unchanged: list[ArtefactXml] = field(default_factory=list)
+
+
+class Structures:
+    """The structure registry of one server process, backed by the catalog tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._registry: Registry | None = None
+        self._revision = -1
+        self._stamp = datetime.min
+        self.cache: dict[tuple, Rendered] = {}
+
+    def current(self) -> tuple[Registry, int, datetime]:
+        """The registry, its revision and last-change time, rebuilt if the database moved on."""
+        with self.engine.connect() as conn:
+            revision, stamp = store.revision(conn)
+        if revision != self._revision or self._registry is None:
+            with self._lock:
+                if revision != self._revision or self._registry is None:
+                    with self.engine.connect() as conn:
+                        revision, stamp = store.revision(conn)
+                        records = store.all_artefacts(conn)
+                    self._registry = build_registry(records)
+                    self._revision, self._stamp = revision, stamp
+        return self._registry, self._revision, self._stamp
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return store.count(conn) == 0
+
+    def write(self, records: Sequence[ArtefactXml], *, allow_replace: bool = True) -> Outcome:
+        """Store `records` (one transaction) after proving the result is whole and readable.
+
+        Refuses (422) a set whose references do not resolve or that sdmx1 cannot read, and (409)
+        a replacement when `allow_replace` is false, or a changed final artefact that others use.
+        """
+        keys = [r.key for r in records]
+        if len(set(keys)) != len(keys):
+            raise Invalid("The message holds the same artefact more than once")
+        with self.engine.begin() as conn:
+            existing = {r.key: r for r in store.all_artefacts(conn)}
+            outcome = Outcome()
+            for record in records:
+                old = existing.get(record.key)
+                if old is None:
+                    outcome.created.append(record)
+                elif old.xml == record.xml:
+                    outcome.unchanged.append(record)
+                else:
+                    outcome.replaced.append(record)
+            if outcome.replaced and not allow_replace:
+                names = ", ".join(
+                    f"{r.resource} {r.agency}:{r.id}({r.version})" for r in outcome.replaced
+                )
+                raise Conflict(f"Already exists with other content: {names}; use PUT to replace")
+            merged = {**existing, **{r.key: r for r in records}}
+            problems = unresolved(list(merged.values()))
+            if problems:
+                raise Invalid(
+                    "Unresolved references: " + "; ".join(problems[:20]), problems=problems
+                )
+            try:
+                build_registry(list(merged.values()))
+            except Exception as exc:  # sdmx1 raises many kinds; each means "not readable"
+                raise Invalid(f"The structures cannot be read as SDMX: {exc}") from exc
+            store.save(conn, outcome.created + outcome.replaced)
+        return outcome
+
+    def delete(self, resource: str, agency: str, ident: str, version: str) -> None:
+        """Delete one artefact; 404 if absent, 409 if other artefacts refer to it."""
+        key = (resource, agency, ident, version)
+        with self.engine.begin() as conn:
+            records = store.all_artefacts(conn)
+            target = next((r for r in records if r.key == key), None)
+            if target is None:
+                raise NotFound(f"No {resource} {agency}:{ident}({version})")
+            rest = [r for r in records if r.key != key]
+            dependents = sorted(
+                {
+                    where
+                    for where, ref in _dangling(rest)
+                    if (ref.agency, ref.id, ref.version) == (agency, ident, version)
+                }
+            )
+            if dependents:
+                raise Conflict(
+                    f"{resource} {agency}:{ident}({version}) is used by: "
+                    + "; ".join(dependents[:10]),
+                    dependents=dependents,
+                )
+            store.remove(conn, key)
+
+    def load_files(self, paths: Iterable[Path]) -> Outcome:
+        return self.write([a for _, a in read_files(paths)])
+
+
+def check_files(paths: Iterable[Path]) -> list[str]:
+    """Problems with the structure files: unparseable files, duplicates, unresolved references,
+    and anything sdmx1 cannot read. An empty list means all is well."""
+    problems: list[str] = []
+    records: list[ArtefactXml] = []
+    seen: dict[tuple[str, str, str, str], Path] = {}
+    for file in structure_files(paths):
+        try:
+            parse_xml(file.read_bytes())
+            found = read_artefacts(file.read_bytes())
+        except Exception as exc:
+            problems.append(f"{file}: {exc}")
+            continue
+        for record in found:
+            if record.key in seen:
+                problems.append(f"{file}: {record.key} is also defined in {seen[record.key]}")
+            seen[record.key] = file
+            records.append(record)
+    problems.extend(unresolved(records))
+    if not problems:
+        try:
+            build_registry(records)
+        except Exception as exc:
+            problems.append(f"sdmx1 cannot read the merged structures: {exc}")
+    return problems
+
+
+# --- Queries and maintenance as the REST API asks for them ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A structure response body and what HTTP caching needs to know about it."""
+
+    body: bytes
+    revision: int
+    stamp: datetime
+
+
+def render(
+    structures: Structures,
+    query: StructureQuery,
+    media_type: MediaType,
+    lang: str,
+    structure_url: str,
+    description: str,
+) -> Rendered:
+    """The structure message answering `query`, or NotFound when nothing matches."""
+    registry, revision, stamp = structures.current()
+    key = (revision, query, media_type, lang, structure_url)
+    cached = structures.cache.get(key)
+    if cached is not None:
+        return cached
+    selected = registry.select(query)
+    if not selected:
+        raise NotFound(f"No structure matches {description}")
+    referenced = registry.references(selected, query.references)
+    shaped = registry.shape(selected, referenced, query.detail, query.items)
+    header = Header(id=f"DSM_{uuid.uuid4().hex[:12].upper()}", prepared=datetime.now(UTC))
+    body = write(media_type, StructureResponse(header, shaped, lang, structure_url))
+    rendered = Rendered(body, revision, stamp)
+    if len(structures.cache) >= 256:
+        structures.cache.clear()
+    structures.cache[key] = rendered
+    return rendered
+
+
+def read_structure_message(data: bytes) -> list[ArtefactXml]:
+    """The artefacts of an SDMX-ML 2.1 or 3.0 structure message, as 2.1 elements.
+
+    SDMX-ML 3.0 is read with sdmx1 and written back as 2.1 by DSM's own writer, since the catalog
+    keeps one form."""
+    root = parse_xml(data)
+    if etree.QName(root).namespace != NS30["mes"]:
+        return read_artefacts(data)
+    try:
+        message = sdmx.read_sdmx(io.BytesIO(data))
+    except Exception as exc:
+        raise Invalid(f"The SDMX-ML 3.0 structure message cannot be read: {exc}") from exc
+    shaped = [Shaped(a) for a in iter_artefacts(message)]
+    header = Header(id="DSM_IMPORT", prepared=datetime.now(UTC))
+    return read_artefacts(write(MediaType.STRUCTURE_ML_21, StructureResponse(header, shaped)))
+
+
+def iter_artefacts(message: sdmx.message.StructureMessage) -> list:
+    """Every maintainable artefact of an sdmx1 structure message."""
+    found = []
+    for name in (
+        "organisation_scheme",
+        "dataflow",
+        "category_scheme",
+        "categorisation",
+        "codelist",
+        "concept_scheme",
+        "structure",
+        "constraint",
+        "provisionagreement",
+    ):
+        found.extend(a for a in getattr(message, name).values() if not a.is_external_reference)
+    return found

@@ -1,0 +1,85 @@
+"""DSM's one settings object. Every setting comes from a `DSM_`-prefixed environment variable (or a
+`.env` file in the working directory) and is checked when the server starts: a bad value stops the
+start with a message naming the variable. Lower layers get values as arguments, never this object.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration of a DSM server (see docs/configuration.md, generated from these fields)."""
+
+    model_config = SettingsConfigDict(env_prefix="DSM_", env_file=".env", extra="ignore")
+
+    database_url: Annotated[
+        str,
+        Field(
+            description="SQLAlchemy URL of the database: a SQLite file (the default, in the working "
+            "directory) or `postgresql+psycopg://user@host:5432/dsm`."
+        ),
+    ] = "sqlite:///dsm.db"
+    host: Annotated[str, Field(description="Address `dsm serve` listens on.")] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535, description="Port `dsm serve` listens on.")] = 8000
+    structure_paths: Annotated[
+        list[Path],
+        Field(
+            description="Folders or files of SDMX-ML structure messages that seed an empty database "
+            '(JSON list in the environment, e.g. `["dsd", "codelists"]`).'
+        ),
+    ] = [BUNDLED / "dsd", BUNDLED / "codelists"]
+    secret_key: Annotated[
+        str | None,
+        Field(
+            description="Server secret for hashing bearer tokens (HMAC-SHA-256). If unset, one is "
+            "generated once and kept in `dsm.secret` beside the SQLite database; PostgreSQL "
+            "deployments must set it."
+        ),
+    ] = None
+    public_url: Annotated[
+        str, Field(description="Public base URL, used in `structureURL` of stubs. Empty: relative.")
+    ] = ""
+    max_body_bytes: Annotated[
+        int, Field(gt=0, description="Largest request body accepted, in bytes (413 beyond).")
+    ] = 200 * 1024 * 1024
+    max_url_length: Annotated[
+        int, Field(gt=0, description="Longest request target accepted, in characters (414 beyond).")
+    ] = 8192
+    cors_origins: Annotated[
+        list[str], Field(description='Origins allowed by CORS (JSON list); `["*"]` allows any.')
+    ] = ["*"]
+    log_level: Annotated[str, Field(description="Python log level name.")] = "INFO"
+    auto_setup: Annotated[
+        bool | None,
+        Field(
+            description="Upgrade the database and seed the bundled structures on start. Default: "
+            "on for SQLite, off for other databases (run `dsm db upgrade` and `dsm load` there)."
+        ),
+    ] = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def setup_on_start(self) -> bool:
+        return self.is_sqlite if self.auto_setup is None else self.auto_setup

@@ -1,0 +1,76 @@
+"""The catalog tables (owned by the Alembic migrations in migrations/; this module and the newest
+migration must describe the same schema, which tests/storage/test_migrations.py checks).
+
+- `artefacts`: one row per maintainable structure artefact, its SDMX-ML 2.1 element kept as text.
+  The database is authoritative for structures: files only seed it.
+- `registry_state`: one row; `revision` goes up with every structure change, so every server process
+  can tell in one cheap query whether its in-memory registry is stale (and ETags follow it).
+- `users`, `tokens`: principals and their bearer tokens (only an HMAC-SHA-256 of a token is kept).
+"""
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+artefacts = Table(
+    "artefacts",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("resource", String(40), nullable=False),  # REST resource name, e.g. "codelist"
+    Column("agency", String(100), nullable=False),
+    Column("id", String(255), nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("is_final", Boolean, nullable=False, default=False),
+    Column("xml", Text, nullable=False),  # the artefact's SDMX-ML 2.1 element
+    Column("sha256", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("resource", "agency", "id", "version", name="uq_artefacts_ref"),
+)
+
+registry_state = Table(
+    "registry_state",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),  # admin | provider | partner
+    Column("provider", String(100)),  # data provider id (DATA_PROVIDERS scheme) for providers
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),  # HMAC-SHA-256 hex
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -1,0 +1,50 @@
+"""Users and their tokens in the catalog."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from app.storage.schema import tokens, users
+
+
+def add_user(conn: Connection, name: str, role: str, provider: str | None) -> None:
+    conn.execute(
+        insert(users).values(name=name, role=role, provider=provider, created_at=datetime.now(UTC))
+    )
+
+
+def user_pk(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(users.c.pk).where(users.c.name == name)).scalar()
+
+
+def add_token(conn: Connection, user: int, digest: str, expires_at: datetime | None) -> None:
+    conn.execute(
+        insert(tokens).values(
+            user_pk=user, digest=digest, expires_at=expires_at, created_at=datetime.now(UTC)
+        )
+    )
+
+
+def principal_row(
+    conn: Connection, digest: str, now: datetime
+) -> tuple[str, str, str | None] | None:
+    """(name, role, provider) for a live token, recording its use; None if unknown, expired or revoked."""
+    row = conn.execute(
+        select(
+            users.c.name,
+            users.c.role,
+            users.c.provider,
+            tokens.c.pk,
+            tokens.c.expires_at,
+            tokens.c.revoked_at,
+        )
+        .join(users, users.c.pk == tokens.c.user_pk)
+        .where(tokens.c.digest == digest)
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    expires = row.expires_at
+    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= now:
+        return None
+    conn.execute(update(tokens).where(tokens.c.pk == row.pk).values(last_used_at=now))
+    return row.name, row.role, row.provider
