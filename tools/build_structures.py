@@ -93,8 +93,15 @@ def ref(parent, tag, id_, cls, package, parent_id=None):
         attrs = dict(maintainableParentID=parent_id, maintainableParentVersion=VERSION)
         sub(holder, "Ref", id=id_, agencyID=AGENCY, **attrs, package=package, **{"class": cls})
     else:
-        sub(holder, "Ref", id=id_, agencyID=AGENCY, version=VERSION, package=package,
-            **{"class": cls})
+        sub(
+            holder,
+            "Ref",
+            id=id_,
+            agencyID=AGENCY,
+            version=VERSION,
+            package=package,
+            **{"class": cls},
+        )
     return holder
 
 
@@ -113,8 +120,15 @@ def codelist(container, id_, en, ru, codes, desc=None):
     scheme_urn = elem.get("urn").replace("Codelist=", "Code=")
     for code in codes:
         code_id, code_en, code_ru, *code_desc = code
-        item(elem, "str:Code", code_id, code_en, code_ru, scheme_urn,
-             code_desc[0] if code_desc else None)
+        item(
+            elem,
+            "str:Code",
+            code_id,
+            code_en,
+            code_ru,
+            scheme_urn,
+            code_desc[0] if code_desc else None,
+        )
     return elem
 
 
@@ -193,13 +207,27 @@ def build_organisations(out: Path) -> None:
     final (the XSD fixes isFinal="false" for them)."""
     root, structures = message("DSM_ORGANISATIONS")
     container = sub(structures, "str:OrganisationSchemes")
-    agencies = maintainable(container, "str:AgencyScheme", "AGENCIES", "SDMX agencies",
-                            "Агентства SDMX", "base.AgencyScheme", agency="SDMX", final=False)
+    agencies = maintainable(
+        container,
+        "str:AgencyScheme",
+        "AGENCIES",
+        "SDMX agencies",
+        "Агентства SDMX",
+        "base.AgencyScheme",
+        agency="SDMX",
+        final=False,
+    )
     for id_, en, ru in providers.AGENCIES:
         item(agencies, "str:Agency", id_, en, ru, None)
-    scheme = maintainable(container, "str:DataProviderScheme", "DATA_PROVIDERS",
-                          "Data providers of DSM", "Поставщики данных DSM",
-                          "base.DataProviderScheme", final=False)
+    scheme = maintainable(
+        container,
+        "str:DataProviderScheme",
+        "DATA_PROVIDERS",
+        "Data providers of DSM",
+        "Поставщики данных DSM",
+        "base.DataProviderScheme",
+        final=False,
+    )
     scheme_urn = scheme.get("urn").replace("DataProviderScheme=", "DataProvider=")
     for id_, en, ru, _flows in providers.PROVIDERS:
         item(scheme, "str:DataProvider", id_, en, ru, scheme_urn)
@@ -228,8 +256,7 @@ def component(parent, tag, id_, codelist_id=None, text_type=None, **attrs):
 
 
 def attribute(parent, id_, codelist_id, level, status, dims):
-    elem = component(parent, "str:Attribute", id_, codelist_id, "String",
-                     assignmentStatus=status)
+    elem = component(parent, "str:Attribute", id_, codelist_id, "String", assignmentStatus=status)
     relationship = sub(elem, "str:AttributeRelationship")
     if level == "dataset":
         sub(relationship, "str:None")
@@ -241,15 +268,21 @@ def attribute(parent, id_, codelist_id, level, status, dims):
 
 
 def datastructure(container, suffix, en, ru, suffix_dims):
-    dsd = maintainable(container, "str:DataStructure", f"DSD_{suffix}", en, ru,
-                       "datastructure.DataStructure")
+    dsd = maintainable(
+        container, "str:DataStructure", f"DSD_{suffix}", en, ru, "datastructure.DataStructure"
+    )
     components = sub(dsd, "str:DataStructureComponents")
     dims = dsd_dimensions(suffix_dims)
     dim_list = sub(components, "str:DimensionList", id="DimensionDescriptor")
     for position, dim in enumerate(dims, start=1):
         component(dim_list, "str:Dimension", dim, content.DIMENSIONS[dim], position=str(position))
-    component(dim_list, "str:TimeDimension", "TIME_PERIOD", text_type="ObservationalTimePeriod",
-              position=str(len(dims) + 1))
+    component(
+        dim_list,
+        "str:TimeDimension",
+        "TIME_PERIOD",
+        text_type="ObservationalTimePeriod",
+        position=str(len(dims) + 1),
+    )
     attr_list = sub(components, "str:AttributeList", id="AttributeDescriptor")
     for id_, codelist_id, level, status in content.ATTRIBUTES:
         attribute(attr_list, id_, codelist_id, level, status, dims)
@@ -272,12 +305,17 @@ def build_dataflows(out: Path) -> None:
     root, structures = message("DSM_DATAFLOWS")
     flows = sub(structures, "str:Dataflows")
     for suffix, en, ru, _dims, _allowed, _sources in content.DATAFLOWS:
-        flow = maintainable(flows, "str:Dataflow", f"DF_{suffix}", en, ru,
-                            "datastructure.Dataflow")
+        flow = maintainable(flows, "str:Dataflow", f"DF_{suffix}", en, ru, "datastructure.Dataflow")
         ref(flow, "str:Structure", f"DSD_{suffix}", "DataStructure", "datastructure")
     schemes = sub(structures, "str:CategorySchemes")
-    scheme = maintainable(schemes, "str:CategoryScheme", CATEGORY_SCHEME, "Migration topics",
-                          "Темы статистики миграции", "categoryscheme.CategoryScheme")
+    scheme = maintainable(
+        schemes,
+        "str:CategoryScheme",
+        CATEGORY_SCHEME,
+        "Migration topics",
+        "Темы статистики миграции",
+        "categoryscheme.CategoryScheme",
+    )
     scheme_urn = scheme.get("urn").replace("CategoryScheme=", "Category=")
     for id_, en, ru in content.CATEGORIES:
         item(scheme, "str:Category", id_, en, ru, scheme_urn)
@@ -286,10 +324,14 @@ def build_dataflows(out: Path) -> None:
     for suffix, *_rest in content.DATAFLOWS:
         for category in content.CATEGORISATIONS[suffix]:
             en, ru = labels[category]
-            elem = maintainable(categorisations, "str:Categorisation",
-                                f"CAT_DF_{suffix}_{category}", f"DF_{suffix} in {en}",
-                                f"DF_{suffix} в разделе «{ru}»",
-                                "categoryscheme.Categorisation")
+            elem = maintainable(
+                categorisations,
+                "str:Categorisation",
+                f"CAT_DF_{suffix}_{category}",
+                f"DF_{suffix} in {en}",
+                f"DF_{suffix} в разделе «{ru}»",
+                "categoryscheme.Categorisation",
+            )
             ref(elem, "str:Source", f"DF_{suffix}", "Dataflow", "datastructure")
             ref(elem, "str:Target", category, "Category", "categoryscheme", CATEGORY_SCHEME)
     write(root, out / "dsd" / "dataflows.xml")
@@ -300,9 +342,10 @@ def build_dataflows(out: Path) -> None:
 
 def allowed_codes(suffix_dims, allowed, sources, area_ids) -> dict[str, list[str]]:
     """Codes each dimension of a dataflow may take (its Allowed cube region)."""
-    lists = {id_: [c[0] for c in codes]
-             for id_, _en, _ru, codes in content.CROSS_DOMAIN_CODELISTS
-             + content.MIGRATION_CODELISTS}
+    lists = {
+        id_: [c[0] for c in codes]
+        for id_, _en, _ru, codes in content.CROSS_DOMAIN_CODELISTS + content.MIGRATION_CODELISTS
+    }
     result = {}
     for dim in dsd_dimensions(suffix_dims):
         if dim == "REF_AREA":
@@ -321,8 +364,9 @@ def allowed_codes(suffix_dims, allowed, sources, area_ids) -> dict[str, list[str
 
 
 def content_constraint(container, id_, en, ru, attach_tag, attach_id, attach_cls, key_values):
-    elem = maintainable(container, "str:ContentConstraint", id_, en, ru,
-                        "registry.ContentConstraint")
+    elem = maintainable(
+        container, "str:ContentConstraint", id_, en, ru, "registry.ContentConstraint"
+    )
     elem.set("type", "Allowed")
     attachment = sub(elem, "str:ConstraintAttachment")
     package = "registry" if attach_cls == "ProvisionAgreement" else "datastructure"
@@ -342,22 +386,41 @@ def build_constraints(out: Path) -> None:
     flow_names = {}
     for suffix, en, ru, dims, allowed, sources in content.DATAFLOWS:
         flow_names[suffix] = (en, ru)
-        content_constraint(constraints, f"CR_DF_{suffix}", f"Allowed content of DF_{suffix}",
-                           f"Допустимое содержание DF_{suffix}", "str:Dataflow", f"DF_{suffix}",
-                           "Dataflow", allowed_codes(dims, allowed, sources, area_ids))
+        content_constraint(
+            constraints,
+            f"CR_DF_{suffix}",
+            f"Allowed content of DF_{suffix}",
+            f"Допустимое содержание DF_{suffix}",
+            "str:Dataflow",
+            f"DF_{suffix}",
+            "Dataflow",
+            allowed_codes(dims, allowed, sources, area_ids),
+        )
     for provider_id, en, ru, override in providers.PROVIDERS:
         country = provider_id.split("_", 1)[0]
         for suffix in providers.provider_dataflows(provider_id, override):
             pa_id = f"PA_{provider_id}_{suffix}"
             flow_en, flow_ru = flow_names[suffix]
-            pa = maintainable(agreements, "str:ProvisionAgreement", pa_id,
-                              f"{en}: {flow_en}", f"{ru}: {flow_ru}",
-                              "registry.ProvisionAgreement")
+            pa = maintainable(
+                agreements,
+                "str:ProvisionAgreement",
+                pa_id,
+                f"{en}: {flow_en}",
+                f"{ru}: {flow_ru}",
+                "registry.ProvisionAgreement",
+            )
             ref(pa, "str:StructureUsage", f"DF_{suffix}", "Dataflow", "datastructure")
             ref(pa, "str:DataProvider", provider_id, "DataProvider", "base", "DATA_PROVIDERS")
-            content_constraint(constraints, f"CR_{pa_id}", f"Reporting scope of {pa_id}",
-                               f"Область отчётности {pa_id}", "str:ProvisionAgreement", pa_id,
-                               "ProvisionAgreement", {"REF_AREA": [country]})
+            content_constraint(
+                constraints,
+                f"CR_{pa_id}",
+                f"Reporting scope of {pa_id}",
+                f"Область отчётности {pa_id}",
+                "str:ProvisionAgreement",
+                pa_id,
+                "ProvisionAgreement",
+                {"REF_AREA": [country]},
+            )
     write(root, out / "dsd" / "constraints.xml")
 
 
@@ -367,7 +430,8 @@ def build_constraints(out: Path) -> None:
 def write(root: etree._Element, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     etree.indent(root, space="  ")
-    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8") + b"\n")
+    body = etree.tostring(root, encoding="UTF-8")
+    path.write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n")
 
 
 def build(out: Path) -> None:
@@ -383,8 +447,12 @@ def build(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1],
-                        help="directory to write codelists/ and dsd/ into (default: repository)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="directory to write codelists/ and dsd/ into (default: repository)",
+    )
     build(parser.parse_args(argv).out)
 
 

@@ -7,6 +7,8 @@ Order of this file: cross-domain codelists, domain codelists, CL_AREA extras, co
 components of the DSDs, dataflows and categories, agencies and data providers.
 """
 
+# fmt: off
+# The tables below are aligned by hand, one entry per line or two; ruff format leaves them.
 # --- cross-domain codelists (SDMX global codes; CL_AREA lives in codelist_area()) -------------
 
 FREQ = [
@@ -229,10 +231,7 @@ MIGRATION_CODELISTS = [
 
 REGION = ["ARM", "AZE", "BLR", "GEO", "KAZ", "KGZ", "MDA", "RUS", "TJK", "TKM", "UKR", "UZB"]
 
-EU27_2020 = (
-    "AUT BEL BGR CYP CZE DEU DNK ESP EST FIN FRA GRC HRV HUN IRL ITA LTU LUX LVA MLT NLD POL PRT ROU "
-    "SVK SVN SWE"
-).split()
+EU27_2020 = ["AUT", "BEL", "BGR", "CYP", "CZE", "DEU", "DNK", "ESP", "EST", "FIN", "FRA", "GRC", "HRV", "HUN", "IRL", "ITA", "LTU", "LUX", "LVA", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "SWE"]
 
 # Russian ISO names replaced by the form used officially in the region
 AREA_RU_OVERRIDES = {
@@ -463,3 +462,5 @@ CATEGORISATIONS = {
     "CITIZENS_ABROAD": ["STOCKS", "DIASPORA"],
     "LABOUR_EMIG": ["LABOUR", "FLOWS", "DIASPORA"],
 }
+
+# fmt: on

@@ -6,6 +6,8 @@ exist under that name are listed; where a country has no separate body for a rol
 is uncertain), the role is left out rather than invented.
 """
 
+# fmt: off
+# The tables below are aligned by hand, one entry per line or two; ruff format leaves them.
 AGENCIES = [
     ("DSM", "DSM, Data Sharing Mechanism for migration statistics in Eastern Europe and Central Asia",
      "DSM, механизм обмена данными статистики миграции Восточной Европы и Центральной Азии"),
@@ -174,3 +176,5 @@ PROVIDERS = [
 def provider_dataflows(provider_id: str, override: list[str] | None) -> list[str]:
     """Dataflow suffixes the provider reports: its own list, else its role's."""
     return override if override is not None else ROLE_DATAFLOWS[provider_id.split("_", 1)[1]]
+
+# fmt: on
