@@ -448,31 +448,45 @@ class _Partial:
         dsds = [a for a in self.selected if isinstance(a, common.BaseDataStructureDefinition)]
         return dsds + [f.structure for f in self.flows if f.structure is not None]
 
-    @cached_property
-    def constraints(self) -> list:
+    def _allowed_constraints(self, targets: Iterable[Key]) -> list:
         reg = self.registry
-        targets = {reg.key(a) for a in (*self.flows, *self.structures)} - {None}
-        targets |= {
-            k
-            for k in (reg.key(a) for a in self.selected if isinstance(a, common.ProvisionAgreement))
-            if k
-        }
-        targets |= {
-            p
-            for t in list(targets)
-            if t[0] == "dataflow"
-            for p in reg._parents[t]
-            if p[0] == "provisionagreement"
-        }
         keys = {p for t in targets for p in reg._parents.get(t, ()) if p[0] == "contentconstraint"}
-        keys |= {reg.key(a) for a in self.selected if resource_of(a) == "contentconstraint"}
-        return [reg._artefacts[k] for k in keys if k and _role(reg._artefacts[k]) == "allowable"]
+        return [reg._artefacts[k] for k in sorted(keys) if _role(reg._artefacts[k]) == "allowable"]
+
+    @cached_property
+    def allowed(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """Values per component id: allowed (absent: any) and excluded, for the selection's data.
+
+        Constraints on the selected dataflows, their DSDs, selected provision agreements and selected
+        constraints all apply (intersection). A dataflow's provision agreements each constrain one
+        provider, so they add the union of what they allow, and only for a component that every one of
+        them restricts.
+        """
+        reg = self.registry
+        keys = lambda artefacts: {k for k in map(reg.key, artefacts) if k is not None}  # noqa: E731
+        selected_pas = keys(a for a in self.selected if isinstance(a, common.ProvisionAgreement))
+        constraints = self._allowed_constraints(
+            keys((*self.flows, *self.structures)) | selected_pas
+        )
+        constraints += [a for a in self.selected if resource_of(a) == "contentconstraint"]
+        allowed, excluded = _allowed_values(constraints)
+        other_pas = {
+            p
+            for f in keys(a for a in self.selected if isinstance(a, common.BaseDataflow))
+            for p in reg._parents[f]
+            if p[0] == "provisionagreement"
+        } - selected_pas
+        per_pa = [_allowed_values(self._allowed_constraints([pa]))[0] for pa in sorted(other_pas)]
+        for component_id in set.intersection(*(set(a) for a in per_pa)) if per_pa else ():
+            union = set().union(*(a[component_id] for a in per_pa))
+            allowed[component_id] = allowed.get(component_id, union) & union
+        return allowed, excluded
 
     # item sets per scheme key; a scheme absent from a table is written in full
 
     @cached_property
     def codes(self) -> dict[Key, set[str]]:
-        allowed, excluded = _allowed_values(self.constraints)
+        allowed, excluded = self.allowed
         used: dict[Key, set[str]] = {}
         full: set[Key] = set()
         for dsd in self.structures:

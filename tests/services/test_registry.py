@@ -10,6 +10,7 @@ import pytest
 import sdmx
 from lxml import etree
 from sdmx.message import StructureMessage
+from sdmx.model import common, v21
 
 from app.formats.sdmxml import CONTAINERS_21, NS21
 from app.model.query import QuerySyntaxError, StructureQuery
@@ -560,3 +561,51 @@ def test_dsm_structures(tmp_path):
         assert flow in reg.dependents(dsd)
         shaped = reg.shape([flow], reg.references([flow], "all"), "referencepartial")
         assert shaped[0].artefact is flow
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        (("AM", "GE"), {"AM", "GE"}),  # providers add up; an intersection would leave nothing
+        (("AM", "AM"), {"AM"}),  # and they do restrict what the dataflow allows (AM, GE)
+    ],
+)
+def test_referencepartial_unions_provider_constraints(codes, expected):
+    """Each provision agreement constrains one provider: a dataflow's codes are their union."""
+    with open(SAMPLES / "registry.xml", "rb") as f:
+        msg = sdmx.read_sdmx(f)
+    flow, dsd = msg.dataflow["DF_MIG"], msg.structure["DSD_MIG"]
+    area = dsd.dimensions.get("REF_AREA")
+    pa1 = msg.provisionagreement["PA_MIG_P1"]
+    pa2 = common.ProvisionAgreement(
+        id="PA_MIG_P2", version="1.0", maintainer=pa1.maintainer, structure_usage=flow
+    )
+    msg.provisionagreement["PA_MIG_P2"] = pa2
+    for pa, code in zip((pa1, pa2), codes, strict=True):
+        region = common.CubeRegion(
+            included=True,
+            member={
+                area: v21.MemberSelection(values_for=area, values=[v21.MemberValue(value=code)])
+            },
+        )
+        msg.constraint[f"CR_{pa.id}"] = v21.ContentConstraint(
+            id=f"CR_{pa.id}",
+            version="1.0",
+            maintainer=pa.maintainer,
+            role=common.ConstraintRole(role=common.ConstraintRoleType.allowable),
+            content={pa},
+            data_content_region=[region],
+        )
+    reg = Registry(msg)
+    (selected,) = reg.select(query("dataflow", "DSM", "DF_MIG"))
+    items = {
+        s.artefact.id: s.items
+        for s in reg.shape([selected], reg.references([selected], "all"), "referencepartial")
+    }
+    assert items["CL_AREA"] == frozenset(expected)
+    (pa,) = reg.select(query("provisionagreement", "DSM", "PA_MIG_P2"))
+    items = {
+        s.artefact.id: s.items
+        for s in reg.shape([pa], reg.references([pa], "descendants"), "referencepartial")
+    }
+    assert items["CL_AREA"] == frozenset({codes[1]})
