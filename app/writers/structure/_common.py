@@ -97,6 +97,9 @@ ITEM_KINDS: dict[str, tuple[str, str]] = {
     "Category": ("categoryscheme", "Category"),
 }
 
+# Artefacts whose references the schemas require even in a stub (they are not items or components).
+STUB_BODY = frozenset({"ProvisionAgreement"})
+
 URN_PREFIX = "urn:sdmx:org.sdmx.infomodel"
 
 
@@ -206,6 +209,11 @@ def structure_url(shaped: Shaped, base: str, v30: bool = False) -> str | None:
 
 def is_item_scheme(obj: object) -> bool:
     return isinstance(obj, common.ItemScheme)
+
+
+def writes_body(shaped: Shaped) -> bool:
+    """Whether to write the artefact's content: always, except for stubs (references excepted)."""
+    return not shaped.stub or type(shaped.artefact).__name__ in STUB_BODY
 
 
 def is_partial(shaped: Shaped) -> bool:

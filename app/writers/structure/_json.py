@@ -10,6 +10,7 @@ subclass it for the keys that differ (SDMX 2.1 vs 3.0 information model: ``prima
 Order of this file: message, maintainable, items, representations, artefact bodies.
 """
 
+import contextlib
 import json
 from typing import Any, ClassVar
 
@@ -96,13 +97,15 @@ class JSONWriter:
         if head:
             out.update(self.maintainable_extras(shaped))
         links = [{"rel": "self", "urn": c.maintainable_urn(obj, self.V30)}]
-        url = c.structure_url(shaped, self.response.structure_url, self.V30) if shaped.stub else None
+        url = (
+            c.structure_url(shaped, self.response.structure_url, self.V30) if shaped.stub else None
+        )
         if url:
             links[0]["href"] = url
         out["links"] = links
         if head:
             out.update(self.annotations(obj))
-        if not shaped.stub:
+        if c.writes_body(shaped):
             self.body(out, shaped)
         return out
 
@@ -158,17 +161,16 @@ class JSONWriter:
         kept = c.kept_items(shaped)
         nested = isinstance(shaped.artefact, common.CategoryScheme)
         items = c.roots(kept) if nested else kept
-        out[ITEM_KEYS[type(shaped.artefact).__name__]] = [
-            self.item(i, kept, nested) for i in items
-        ]
+        if items:  # the schemas want no empty item lists
+            out[ITEM_KEYS[type(shaped.artefact).__name__]] = [
+                self.item(i, kept, nested) for i in items
+            ]
 
     def item(self, item: common.Item, kept: list, nested: bool) -> Obj:
         out: Obj = {"id": item.id}
         out.update(self.naming(item))
-        try:
+        with contextlib.suppress(ValueError):
             out["links"] = [{"rel": "self", "urn": c.item_urn(item)}]
-        except ValueError:
-            pass
         out.update(self.annotations(item))
         if nested:
             if subs := c.children(item, kept):
@@ -176,9 +178,10 @@ class JSONWriter:
             return out
         if (parent := c.parent_id(item, kept)) is not None:
             out["parent"] = parent
-        if isinstance(item, common.Concept) and item.core_representation:
-            if rep := self.representation(item.core_representation):
-                out["coreRepresentation"] = rep
+        if isinstance(item, common.Concept) and (
+            rep := self.representation(item.core_representation)
+        ):
+            out["coreRepresentation"] = rep
         return out
 
     # -- representations ------------------------------------------------------------------------
@@ -186,11 +189,17 @@ class JSONWriter:
     def urn(self, obj: object) -> str:
         return c.urn(obj, self.V30)
 
-    def representation(self, rep: common.Representation | None, codelists_only: bool = False) -> Obj:
+    def representation(
+        self, rep: common.Representation | None, codelists_only: bool = False
+    ) -> Obj:
         if rep is None:
             return {}
         enumerated = rep.enumerated
-        if enumerated is not None and codelists_only and not isinstance(enumerated, common.Codelist):
+        if (
+            enumerated is not None
+            and codelists_only
+            and not isinstance(enumerated, common.Codelist)
+        ):
             enumerated = None
         if enumerated is not None:
             return {"enumeration": self.urn(enumerated)}
@@ -277,4 +286,3 @@ class JSONWriter:
             target = attrs if isinstance(comp, common.DataAttribute) else dims
             target.append({"id": comp.id, "values": values})
         return dims, attrs
-

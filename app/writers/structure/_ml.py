@@ -10,6 +10,7 @@ items, text formats); ``sdmx_ml21`` and ``sdmx_ml30`` subclass it for what diffe
 Order of this file: message, maintainable, items, representations, artefact bodies.
 """
 
+import contextlib
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -110,7 +111,7 @@ class MLWriter:
         elem = self.sub(parent, self.tag(obj), **attrib)
         self.annotations(elem, obj, full or shaped.complete)
         self.names(elem, obj, descriptions=full or shaped.complete)
-        if full:
+        if c.writes_body(shaped):
             self.body(elem, shaped)
 
     def maintainable_attributes(self, shaped: Shaped) -> dict[str, object]:
@@ -177,10 +178,8 @@ class MLWriter:
     def item(self, parent: etree._Element, item: common.Item, kept, nested: bool) -> None:
         k = c.ITEM_KINDS[type(item).__name__]
         attrib: dict[str, object] = {"id": item.id}
-        try:
+        with contextlib.suppress(ValueError):
             attrib["urn"] = c.item_urn(item)
-        except ValueError:
-            pass
         elem = self.sub(parent, f"str:{k[1]}", **attrib)
         self.annotations(elem, item)
         self.names(elem, item)

@@ -9,15 +9,17 @@ or ``none``; cube regions with ``isIncluded``, ``keyValues`` and ``attributes``.
 
 from typing import ClassVar
 
-from sdmx.model import common
-
 from app.formats.media import MediaType
 from app.model.structure import Shaped, StructureResponse
 from app.writers.structure import _common as c
 from app.writers.structure import register
 from app.writers.structure._json import JSONWriter, Obj
 
-_LISTS = {"Dimension": "dimensions", "MeasureDimension": "measureDimensions", "TimeDimension": "timeDimensions"}
+_LISTS = {
+    "Dimension": "dimensions",
+    "MeasureDimension": "measureDimensions",
+    "TimeDimension": "timeDimensions",
+}
 
 
 class JSON10Writer(JSONWriter):

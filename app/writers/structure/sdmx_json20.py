@@ -45,7 +45,9 @@ class JSON20Writer(JSONWriter):
         for dim in dsd.dimensions.components:
             if isinstance(dim, common.TimeDimension):
                 time = self.component(dim)
-                time.setdefault("localRepresentation", {"format": {"dataType": "ObservationalTimePeriod"}})
+                time.setdefault(
+                    "localRepresentation", {"format": {"dataType": "ObservationalTimePeriod"}}
+                )
                 continue
             comp = self.component(dim, codelists_only=True)
             comp["position"] = len(dims) + 1

@@ -38,6 +38,7 @@ CONTAINERS_30: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ProvisionAgreements", ("ProvisionAgreement",)),
 )
 
+
 class ML30Writer(MLWriter):
     NS: ClassVar = NS30
     V30: ClassVar = True
