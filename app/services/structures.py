@@ -7,6 +7,7 @@ when another process or request changed structures.
 """
 
 import io
+import logging
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import sdmx
 from lxml import etree
+from sdmx.model.common import ProvisionAgreement
+from sdmx.model.v21 import MemberSelection, MemberValue
 from sqlalchemy import Engine
 
 from app.errors import Conflict, Invalid, NotFound
 from app.formats.media import MediaType
-from app.formats.sdmxml import NS30
+from app.formats.sdmxml import NS21, NS30
 from app.model.query import StructureQuery
 from app.model.structure import Header, Shaped, StructureResponse
 from app.readers.references import SCHEME_CLASSES, Reference, declared_items, references
@@ -77,10 +80,60 @@ def _dangling(records: Sequence[ArtefactXml]) -> list[tuple[str, Reference]]:
     return dangling
 
 
+class _RepairedBelow(logging.Filter):
+    """Drops the two sdmx1 warnings about constraints on provision agreements, which
+    `_restore_provision_agreement_regions` repairs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not (
+            text.startswith("Not implemented: constraints attached to")
+            or "XML element ignored and SelectionValues discarded" in text
+        )
+
+
+logging.getLogger("sdmx.reader.xml.v21").addFilter(_RepairedBelow())
+
+
 def build_registry(records: Sequence[ArtefactXml]) -> Registry:
     """Read all artefacts with sdmx1 as one message and index them."""
     message = sdmx.read_sdmx(io.BytesIO(merge(r.xml for r in records)))
+    _restore_provision_agreement_regions(message, records)
     return Registry(message)
+
+
+def _restore_provision_agreement_regions(
+    message: sdmx.message.StructureMessage, records: Sequence[ArtefactXml]
+) -> None:
+    """Put back the cube regions of constraints attached to provision agreements.
+
+    sdmx1 2.28 resolves the components of a constraint's cube region only when the constraint is
+    attached to a dataflow or a DSD; for a provision agreement it drops every selection. DSM's
+    provider scopes are exactly such constraints, so the selections are read again from the stored
+    element and resolved through the agreement's dataflow.
+    """
+    xml = {(r.agency, r.id, r.version): r.xml for r in records if r.resource == "contentconstraint"}
+    for constraint in message.constraint.values():
+        agreements = [c for c in constraint.content if isinstance(c, ProvisionAgreement)]
+        if (
+            not agreements
+            or (constraint.maintainer.id, constraint.id, constraint.version) not in xml
+        ):
+            continue
+        dsd = getattr(agreements[0].structure_usage, "structure", None)
+        if dsd is None:
+            continue
+        element = etree.fromstring(
+            xml[(constraint.maintainer.id, constraint.id, constraint.version)]
+        )
+        regions = element.findall(f"{{{NS21['str']}}}CubeRegion")
+        for region, region_element in zip(constraint.data_content_region, regions, strict=False):
+            for key_value in region_element.findall(f"{{{NS21['com']}}}KeyValue"):
+                dimension = dsd.dimensions.get(key_value.get("id"))
+                values = [
+                    MemberValue(value=v.text) for v in key_value.findall(f"{{{NS21['com']}}}Value")
+                ]
+                region.member[dimension] = MemberSelection(values_for=dimension, values=values)
 
 
 @dataclass
@@ -153,10 +206,13 @@ class Structures:
                     "Unresolved references: " + "; ".join(problems[:20]), problems=problems
                 )
             try:
-                build_registry(list(merged.values()))
+                registry = build_registry(list(merged.values()))
             except Exception as exc:  # sdmx1 raises many kinds; each means "not readable"
                 raise Invalid(f"The structures cannot be read as SDMX: {exc}") from exc
             store.save(conn, outcome.created + outcome.replaced)
+            revision, stamp = store.revision(conn)
+        with self._lock:  # the registry just built is the new current one: no second build
+            self._registry, self._revision, self._stamp = registry, revision, stamp
         return outcome
 
     def delete(self, resource: str, agency: str, ident: str, version: str) -> None:

@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh database per test (a SQLite file, and a throwaway PostgreSQL database when
+DSM_TEST_DATABASE_URL names a server), an app on it seeded with the bundled structures, and tokens."""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app.main import create_app
+from app.services.auth import add_user, create_token
+from app.settings import Settings
+
+PG_URL = os.environ.get("DSM_TEST_DATABASE_URL")
+
+
+def _postgres_database() -> Iterator[str]:
+    assert PG_URL
+    name = f"dsm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not PG_URL, reason="DSM_TEST_DATABASE_URL is not set"),
+            ],
+        ),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A fresh, empty database: SQLite always, PostgreSQL when DSM_TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dsm.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret", auto_setup=True,
+                    _env_file=None)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A test client on an app whose database is migrated and seeded with the bundled structures."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_token(client: TestClient) -> str:
+    engine = client.app.state.engine
+    add_user(engine, "admin", "admin")
+    return create_token(engine, client.app.state.secret, "admin")
+
+
+@pytest.fixture
+def partner_token(client: TestClient) -> str:
+    engine = client.app.state.engine
+    add_user(engine, "unece", "partner")
+    return create_token(engine, client.app.state.secret, "unece")
