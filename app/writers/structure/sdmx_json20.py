@@ -101,7 +101,7 @@ class JSON20Writer(JSONWriter):
             for selection in dims + attrs:  # objects rather than strings: pysdmx reads only these
                 selection["values"] = [{"value": v} for v in selection["values"]]
             r: Obj = {"include": c.is_included(region.included)}
-            if dims:
+            if dims:  # the schema wants no empty list (pysdmx then refuses the region)
                 r["keyValues"] = dims
             if attrs:
                 r["components"] = attrs
