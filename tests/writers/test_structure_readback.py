@@ -3,7 +3,7 @@
 
 Reader limits these tests step around (the output is valid against the official schemas):
 - sdmx1 2.28 reading SDMX-ML 3.0 fails on ``str:DataProviderSchemes``/``str:DataConsumerSchemes``
-  containers, on ``<str:Group>`` attribute relationships, leaves a provision agreement's
+  containers, on ``<str:Group>`` and ``<str:Dataflow/>`` attribute relationships, leaves a provision agreement's
   ``str:Dataflow``/``str:DataProvider`` references uncollected, and loses the category scheme a
   categorisation refers to, and the names of a dataflow a constraint is attached to (3.0 puts
   Categorisations and DataConstraints before what they refer to: forward references); with
@@ -29,13 +29,18 @@ from .conftest import artefacts, response
 SAMPLES = ["dsm_sample", "ecb_exr", "dsm_files"]
 
 
-def _has_group_attribute(obj) -> bool:
-    return isinstance(obj, common.BaseDataStructureDefinition) and any(
-        getattr(a.related_to, "group_key", None) is not None and not a.related_to.dimensions
-        if hasattr(a.related_to, "dimensions")
-        else getattr(a.related_to, "group_key", None) is not None
-        for a in obj.attributes
-    )
+def _has_group_or_dataflow_attribute(obj) -> bool:
+    """sdmx1 reads neither ``<str:Group>`` nor ``<str:Dataflow/>`` attribute relationships in 3.0."""
+    if not isinstance(obj, common.BaseDataStructureDefinition):
+        return False
+    for attr in obj.attributes:
+        related = attr.related_to
+        if not getattr(related, "dimensions", None) and (
+            getattr(related, "group_key", None) is not None
+            or type(related).__name__ == "NoSpecifiedRelationship"
+        ):
+            return True
+    return False
 
 
 def sdmx1_reads_30(obj) -> bool:
@@ -47,7 +52,7 @@ def sdmx1_reads_30(obj) -> bool:
         common.BaseConstraint,
         common.BaseDataflow,
     )
-    return not isinstance(obj, unreadable) and not _has_group_attribute(obj)
+    return not isinstance(obj, unreadable) and not _has_group_or_dataflow_attribute(obj)
 
 
 def pysdmx_reads(obj) -> bool:
