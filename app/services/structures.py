@@ -95,6 +95,93 @@ class _RepairedBelow(logging.Filter):
 logging.getLogger("sdmx.reader.xml.v21").addFilter(_RepairedBelow())
 
 
+def _where(record: ArtefactXml) -> str:
+    cls = etree.QName(etree.fromstring(record.xml)).localname
+    return f"{cls} {record.agency}:{record.id}({record.version})"
+
+
+_COMPONENTS = {
+    "Dimension",
+    "TimeDimension",
+    "MeasureDimension",
+    "Attribute",
+    "PrimaryMeasure",
+    "Group",
+    "GroupDimension",
+}
+
+
+def _signature(xml: str) -> tuple[frozenset, frozenset, frozenset]:
+    """What others may rely on in an artefact: its items, its components (with references and
+    values, in order), everything it refers to. Names, descriptions and annotations are free."""
+    element = etree.fromstring(xml)
+    structure = []
+    for node in element.iter():
+        if not isinstance(node.tag, str):
+            continue
+        local = etree.QName(node).localname
+        if local in _COMPONENTS or local in ("KeyValue", "Value", "Attribute", "TextFormat"):
+            structure.append(
+                (
+                    local,
+                    node.get("id"),
+                    (node.text or "").strip(),
+                    tuple(sorted(node.attrib.items())),
+                )
+            )
+    return (
+        frozenset(declared_items(element)),
+        frozenset(enumerate(structure)),
+        frozenset(references(element)),
+    )
+
+
+def _compatible(old: ArtefactXml, new: ArtefactXml) -> bool:
+    """A replacement others cannot notice: items only added, everything else the same."""
+    old_items, old_structure, old_refs = _signature(old.xml)
+    new_items, new_structure, new_refs = _signature(new.xml)
+    return old_items <= new_items and old_structure == new_structure and old_refs == new_refs
+
+
+def _refuse_breaking(
+    submitted: Sequence[ArtefactXml],
+    replaced: Sequence[ArtefactXml],
+    existing: dict[tuple[str, str, str, str], ArtefactXml],
+    merged: Sequence[ArtefactXml],
+) -> None:
+    """422 when the submitted artefacts refer to what does not exist; 409 when the change would
+    break artefacts already stored (a dangling reference, or an incompatible replacement of an
+    artefact that others use)."""
+    mine = {_where(r) for r in submitted}
+    dangling = _dangling(merged)
+    own = sorted({f"{w} refers to {ref}, which is not defined" for w, ref in dangling if w in mine})
+    if own:
+        raise Invalid("Unresolved references: " + "; ".join(own[:20]), problems=own)
+    broken = sorted({f"{w} refers to {ref}" for w, ref in dangling if w not in mine})
+    if broken:
+        raise Conflict("The change would break stored structures: " + "; ".join(broken[:20]))
+    for record in replaced:
+        if _compatible(existing[record.key], record):
+            continue
+        target = (record.agency, record.id, record.version)
+        users = sorted(
+            {
+                _where(other)
+                for other in merged
+                if other.key != record.key
+                and any(
+                    (r.agency, r.id, r.version) == target
+                    for r in references(etree.fromstring(other.xml))
+                )
+            }
+        )
+        if users:
+            raise Conflict(
+                f"{_where(record)} is used by {', '.join(users[:10])}; a replacement may only "
+                "add items or change names, descriptions and annotations"
+            )
+
+
 def build_registry(records: Sequence[ArtefactXml]) -> Registry:
     """Read all artefacts with sdmx1 as one message and index them."""
     message = sdmx.read_sdmx(io.BytesIO(merge(r.xml for r in records)))
@@ -200,11 +287,7 @@ class Structures:
                 )
                 raise Conflict(f"Already exists with other content: {names}; use PUT to replace")
             merged = {**existing, **{r.key: r for r in records}}
-            problems = unresolved(list(merged.values()))
-            if problems:
-                raise Invalid(
-                    "Unresolved references: " + "; ".join(problems[:20]), problems=problems
-                )
+            _refuse_breaking(records, outcome.replaced, existing, list(merged.values()))
             try:
                 registry = build_registry(list(merged.values()))
             except Exception as exc:  # sdmx1 raises many kinds; each means "not readable"
