@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         ),
     ] = None
     public_url: Annotated[
-        str, Field(description="Public base URL, used in `structureURL` of stubs. Empty: relative.")
+        str, Field(description="Public base URL of the server (behind a proxy), used in `structureURL` of stubs. Empty: the base URL of each request.")
     ] = ""
     max_body_bytes: Annotated[
         int, Field(gt=0, description="Largest request body accepted, in bytes (413 beyond).")

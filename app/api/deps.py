@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from app.auth.tokens import Principal
@@ -24,7 +25,17 @@ def _structures(request: Request) -> Structures:
     return request.app.state.structures
 
 
-def _principal(request: Request) -> Principal | None:
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A DSM bearer token (`dsm tokens create NAME`), sent as `Authorization: Bearer dsm_...`.",
+)
+
+
+def _principal(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The principal of a bearer token; None for an anonymous request (no Authorization header)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:

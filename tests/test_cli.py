@@ -1,0 +1,79 @@
+"""The `dsm` command as an operator uses it: a real subprocess, a real database file."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from app.settings import BUNDLED
+from app.storage.schema import tokens
+
+DSM = [sys.executable, "-m", "app.cli"]
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DSM_")}
+    environment.update(env or {})
+    return subprocess.run([*DSM, *args], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_check_passes_on_the_bundled_structures(tmp_path):
+    result = run(["check"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "all references resolve" in result.stdout
+
+
+def test_check_names_a_dangling_reference(tmp_path):
+    broken = tmp_path / "broken.xml"
+    text = (BUNDLED / "dsd" / "dataflows.xml").read_text()
+    broken.write_text(text.replace("DSD_FOREIGN_POP", "DSD_NOWHERE"))
+    result = run(["check", str(broken), str(BUNDLED / "codelists")], tmp_path)
+    assert result.returncode == 1
+    assert "DSD_NOWHERE" in result.stdout
+
+
+def test_db_load_users_tokens(tmp_path):
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+    loaded = run(["load", str(BUNDLED / "dsd"), str(BUNDLED / "codelists")], tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.startswith("created ")
+    again = run(["load", str(BUNDLED / "dsd"), str(BUNDLED / "codelists")], tmp_path)
+    assert again.stdout.startswith("created 0, replaced 0")
+    assert run(["users", "add", "kz-stat", "--role", "provider", "--provider", "KAZ_STAT"],
+               tmp_path).returncode == 0
+    unknown = run(["users", "add", "x", "--role", "provider", "--provider", "NOPE"], tmp_path)
+    assert unknown.returncode == 1 and "NOPE" in unknown.stderr
+    created = run(["tokens", "create", "kz-stat"], tmp_path)
+    assert created.returncode == 0
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n" and token.startswith("dsm_")
+    engine = create_engine(f"sqlite:///{tmp_path / 'dsm.db'}")
+    with engine.connect() as conn:
+        digests = conn.execute(select(tokens.c.digest)).scalars().all()
+    assert len(digests) == 1 and token not in digests[0] and len(digests[0]) == 64
+    assert (tmp_path / "dsm.secret").exists()
+
+
+def test_bad_settings_stop_with_a_clear_message(tmp_path):
+    result = run(["db", "upgrade"], tmp_path, {"DSM_DATABASE_URL": "mysql://nope", "DSM_PORT": "99999"})
+    assert result.returncode == 2
+    assert "DSM_DATABASE_URL" in result.stderr and "DSM_PORT" in result.stderr
+
+
+def test_openapi_document_is_the_exported_one(tmp_path):
+    result = run(["openapi"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    exported = json.loads((BUNDLED / "openapi" / "openapi.json").read_text())
+    assert json.loads(result.stdout) == exported, "regenerate with: dsm openapi > openapi/openapi.json"
+
+
+@pytest.mark.parametrize("command", ["serve", "db", "load", "check", "users", "tokens", "openapi"])
+def test_every_command_has_help(tmp_path, command):
+    result = run([command, "--help"], tmp_path)
+    assert result.returncode == 0
+    assert "Usage" in result.stdout
