@@ -163,5 +163,7 @@ def openapi() -> None:
 
     document = create_app(settings()).openapi()
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     app()

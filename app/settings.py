@@ -42,7 +42,10 @@ class Settings(BaseSettings):
         ),
     ] = None
     public_url: Annotated[
-        str, Field(description="Public base URL of the server (behind a proxy), used in `structureURL` of stubs. Empty: the base URL of each request.")
+        str,
+        Field(
+            description="Public base URL of the server (behind a proxy), used in `structureURL` of stubs. Empty: the base URL of each request."
+        ),
     ] = ""
     max_body_bytes: Annotated[
         int, Field(gt=0, description="Largest request body accepted, in bytes (413 beyond).")

@@ -53,8 +53,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret", auto_setup=True,
-                    _env_file=None)
+    return Settings(
+        database_url=database_url, secret_key="test-secret", auto_setup=True, _env_file=None
+    )
 
 
 @pytest.fixture

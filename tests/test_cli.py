@@ -15,11 +15,14 @@ from app.storage.schema import tokens
 DSM = [sys.executable, "-m", "app.cli"]
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DSM_")}
     environment.update(env or {})
-    return subprocess.run([*DSM, *args], cwd=cwd, env=environment, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [*DSM, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_passes_on_the_bundled_structures(tmp_path):
@@ -44,8 +47,12 @@ def test_db_load_users_tokens(tmp_path):
     assert loaded.stdout.startswith("created ")
     again = run(["load", str(BUNDLED / "dsd"), str(BUNDLED / "codelists")], tmp_path)
     assert again.stdout.startswith("created 0, replaced 0")
-    assert run(["users", "add", "kz-stat", "--role", "provider", "--provider", "KAZ_STAT"],
-               tmp_path).returncode == 0
+    assert (
+        run(
+            ["users", "add", "kz-stat", "--role", "provider", "--provider", "KAZ_STAT"], tmp_path
+        ).returncode
+        == 0
+    )
     unknown = run(["users", "add", "x", "--role", "provider", "--provider", "NOPE"], tmp_path)
     assert unknown.returncode == 1 and "NOPE" in unknown.stderr
     created = run(["tokens", "create", "kz-stat"], tmp_path)
@@ -60,7 +67,9 @@ def test_db_load_users_tokens(tmp_path):
 
 
 def test_bad_settings_stop_with_a_clear_message(tmp_path):
-    result = run(["db", "upgrade"], tmp_path, {"DSM_DATABASE_URL": "mysql://nope", "DSM_PORT": "99999"})
+    result = run(
+        ["db", "upgrade"], tmp_path, {"DSM_DATABASE_URL": "mysql://nope", "DSM_PORT": "99999"}
+    )
     assert result.returncode == 2
     assert "DSM_DATABASE_URL" in result.stderr and "DSM_PORT" in result.stderr
 
@@ -69,7 +78,9 @@ def test_openapi_document_is_the_exported_one(tmp_path):
     result = run(["openapi"], tmp_path)
     assert result.returncode == 0, result.stderr
     exported = json.loads((BUNDLED / "openapi" / "openapi.json").read_text())
-    assert json.loads(result.stdout) == exported, "regenerate with: dsm openapi > openapi/openapi.json"
+    assert json.loads(result.stdout) == exported, (
+        "regenerate with: dsm openapi > openapi/openapi.json"
+    )
 
 
 @pytest.mark.parametrize("command", ["serve", "db", "load", "check", "users", "tokens", "openapi"])

@@ -13,8 +13,10 @@ def test_every_setting_is_documented():
         assert field.description, name
 
 
-@pytest.mark.parametrize(("name", "value"), [("database_url", "mysql://x"), ("port", 0),
-                                             ("log_level", "LOUD"), ("max_body_bytes", -1)])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("database_url", "mysql://x"), ("port", 0), ("log_level", "LOUD"), ("max_body_bytes", -1)],
+)
 def test_bad_values_are_refused(name, value):
     with pytest.raises(ValidationError) as info:
         Settings(**{name: value}, _env_file=None)

@@ -23,7 +23,10 @@ def test_metrics_count_requests_by_route(client):
     client.get("/rest/codelist/DSM/CL_SEX")
     client.get("/rest/codelist/DSM/CL_NOTHING")
     text = client.get("/metrics").text
-    assert 'dsm_http_requests_total{method="GET",route="/rest/{resource}/{agencyID}/{resourceID}",status="200"} 1.0' in text
+    assert (
+        'dsm_http_requests_total{method="GET",route="/rest/{resource}/{agencyID}/{resourceID}",status="200"} 1.0'
+        in text
+    )
     assert 'status="404"' in text
     assert "dsm_http_request_duration_seconds_bucket" in text
 

@@ -44,20 +44,27 @@ def test_post_creates_then_reports_unchanged(client, admin_token):
 
 
 def test_post_conflicting_content_is_409_and_changes_nothing(client, admin_token):
-    client.post("/rest/v2/structure/", content=message(codelist("TEST", ["A"])), headers=auth(admin_token))
+    client.post(
+        "/rest/v2/structure/", content=message(codelist("TEST", ["A"])), headers=auth(admin_token)
+    )
     before = client.get("/rest/codelist/DSM/CL_TEST").content
     clash = message(codelist("TEST", ["A", "B"]), codelist("OTHER", ["X"]))
     response = client.post("/rest/v2/structure/", content=clash, headers=auth(admin_token))
     assert response.status_code == 409
     assert client.get("/rest/codelist/DSM/CL_OTHER").status_code == 404
-    assert client.get("/rest/codelist/DSM/CL_TEST").content.split(b"<mes:Structures>")[1] == before.split(b"<mes:Structures>")[1]
+    assert (
+        client.get("/rest/codelist/DSM/CL_TEST").content.split(b"<mes:Structures>")[1]
+        == before.split(b"<mes:Structures>")[1]
+    )
 
 
 def test_unresolved_reference_is_422(client, admin_token):
-    flow = (f'<str:Dataflow xmlns:str="{NS21["str"]}" xmlns:com="{NS21["com"]}" id="DF_X" '
-            'agencyID="DSM" version="1.0"><com:Name xml:lang="en">X</com:Name><str:Structure>'
-            '<Ref id="DSD_MISSING" version="1.0" agencyID="DSM" package="datastructure" '
-            'class="DataStructure"/></str:Structure></str:Dataflow>')
+    flow = (
+        f'<str:Dataflow xmlns:str="{NS21["str"]}" xmlns:com="{NS21["com"]}" id="DF_X" '
+        'agencyID="DSM" version="1.0"><com:Name xml:lang="en">X</com:Name><str:Structure>'
+        '<Ref id="DSD_MISSING" version="1.0" agencyID="DSM" package="datastructure" '
+        'class="DataStructure"/></str:Structure></str:Dataflow>'
+    )
     response = client.post("/rest/v2/structure", content=message(flow), headers=auth(admin_token))
     assert response.status_code == 422
     assert "DSD_MISSING" in response.text
@@ -68,11 +75,16 @@ def test_put_replaces_and_delete_removes(client, admin_token):
     path = "/rest/v2/structure/codelist/DSM/CL_TEST/1.0"
     created = client.put(path, content=message(codelist("TEST", ["A"])), headers=auth(admin_token))
     assert created.status_code == 201
-    replaced = client.put(path, content=message(codelist("TEST", ["A", "B"])), headers=auth(admin_token))
+    replaced = client.put(
+        path, content=message(codelist("TEST", ["A", "B"])), headers=auth(admin_token)
+    )
     assert replaced.status_code == 200
     assert 'id="B"' in client.get("/rest/codelist/DSM/CL_TEST").text
-    wrong = client.put("/rest/v2/structure/codelist/DSM/CL_OTHER/1.0",
-                       content=message(codelist("TEST", ["A"])), headers=auth(admin_token))
+    wrong = client.put(
+        "/rest/v2/structure/codelist/DSM/CL_OTHER/1.0",
+        content=message(codelist("TEST", ["A"])),
+        headers=auth(admin_token),
+    )
     assert wrong.status_code == 400
     deleted = client.delete(path, headers=auth(admin_token))
     assert deleted.status_code == 200
@@ -81,18 +93,25 @@ def test_put_replaces_and_delete_removes(client, admin_token):
 
 
 def test_structures_in_use_cannot_be_deleted_or_broken(client, admin_token):
-    response = client.delete("/rest/v2/structure/codelist/DSM/CL_SEX/1.0", headers=auth(admin_token))
+    response = client.delete(
+        "/rest/v2/structure/codelist/DSM/CL_SEX/1.0", headers=auth(admin_token)
+    )
     assert response.status_code == 409
     assert "DSD_FOREIGN_POP" in response.text
-    broken = client.put("/rest/v2/structure/codelist/DSM/CL_SEX/1.0",
-                        content=message(codelist("SEX", ["F"])), headers=auth(admin_token))
+    broken = client.put(
+        "/rest/v2/structure/codelist/DSM/CL_SEX/1.0",
+        content=message(codelist("SEX", ["F"])),
+        headers=auth(admin_token),
+    )
     assert broken.status_code in (409, 422)
     assert 'id="M"' in client.get("/rest/codelist/DSM/CL_SEX").text
 
 
 def test_maintenance_needs_an_admin(client, partner_token):
     body = message(codelist("TEST", ["A"]))
-    anonymous = client.post("/rest/v2/structure/", content=body, headers={"content-type": "application/xml"})
+    anonymous = client.post(
+        "/rest/v2/structure/", content=body, headers={"content-type": "application/xml"}
+    )
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
     partner = client.post("/rest/v2/structure/", content=body, headers=auth(partner_token))
@@ -103,15 +122,21 @@ def test_maintenance_needs_an_admin(client, partner_token):
 
 
 def test_malformed_body_is_400_with_position(client, admin_token):
-    response = client.post("/rest/v2/structure/", content=b"<mes:Structure", headers=auth(admin_token))
+    response = client.post(
+        "/rest/v2/structure/", content=b"<mes:Structure", headers=auth(admin_token)
+    )
     assert response.status_code == 400
     assert "line 1" in response.text
 
 
 def test_sdmx_ml_30_submission_is_read(client, admin_token):
-    ml30 = client.get("/rest/v2/structure/codelist/DSM/CL_DECISION/1.0",
-                      headers={"accept": "application/vnd.sdmx.structure+xml;version=3.0.0"}).content
-    ml30 = ml30.replace(b"CL_DECISION(", b"CL_DECISION_COPY(").replace(b'id="CL_DECISION"', b'id="CL_DECISION_COPY"')
+    ml30 = client.get(
+        "/rest/v2/structure/codelist/DSM/CL_DECISION/1.0",
+        headers={"accept": "application/vnd.sdmx.structure+xml;version=3.0.0"},
+    ).content
+    ml30 = ml30.replace(b"CL_DECISION(", b"CL_DECISION_COPY(").replace(
+        b'id="CL_DECISION"', b'id="CL_DECISION_COPY"'
+    )
     response = client.post("/rest/v2/structure/", content=ml30, headers=auth(admin_token))
     assert response.status_code == 201, response.text
     copy = client.get("/rest/codelist/DSM/CL_DECISION_COPY/1.0")

@@ -19,7 +19,10 @@ JSON20 = "application/vnd.sdmx.structure+json;version=2.0.0"
 def test_all_dataflows_with_references_v1(client):
     response = client.get("/rest/dataflow/DSM/all/latest?references=all")
     assert response.status_code == 200
-    assert response.headers["content-type"] == "application/vnd.sdmx.structure+xml; version=2.1; charset=utf-8"
+    assert (
+        response.headers["content-type"]
+        == "application/vnd.sdmx.structure+xml; version=2.1; charset=utf-8"
+    )
     message = sdmx.read_sdmx(io.BytesIO(response.content))
     assert len(message.dataflow) == 8
     for flow in message.dataflow.values():
@@ -33,14 +36,38 @@ def test_all_dataflows_with_references_v1(client):
     [
         ("/rest/codelist/DSM/CL_SEX", None, "application/vnd.sdmx.structure+xml; version=2.1"),
         ("/rest/codelist/DSM/CL_SEX", "*/*", "application/vnd.sdmx.structure+xml; version=2.1"),
-        ("/rest/v2/structure/codelist/DSM/CL_SEX", "*/*", "application/vnd.sdmx.structure+xml; version=3.0.0"),
+        (
+            "/rest/v2/structure/codelist/DSM/CL_SEX",
+            "*/*",
+            "application/vnd.sdmx.structure+xml; version=3.0.0",
+        ),
         ("/rest/codelist/DSM/CL_SEX", ML30, "application/vnd.sdmx.structure+xml; version=3.0.0"),
-        ("/rest/codelist/DSM/CL_SEX", "application/vnd.sdmx.structure+xml;version=3.0", "application/vnd.sdmx.structure+xml; version=3.0.0"),
+        (
+            "/rest/codelist/DSM/CL_SEX",
+            "application/vnd.sdmx.structure+xml;version=3.0",
+            "application/vnd.sdmx.structure+xml; version=3.0.0",
+        ),
         ("/rest/codelist/DSM/CL_SEX", JSON10, "application/vnd.sdmx.structure+json; version=1.0.0"),
-        ("/rest/v2/structure/codelist/DSM/CL_SEX", JSON20, "application/vnd.sdmx.structure+json; version=2.0.0"),
-        ("/rest/v2/structure/codelist/DSM/CL_SEX", "application/json", "application/vnd.sdmx.structure+json; version=2.0.0"),
-        ("/rest/codelist/DSM/CL_SEX", "text/html;q=0.9, application/xml;q=0.8", "application/vnd.sdmx.structure+xml; version=2.1"),
-        ("/rest/codelist/DSM/CL_SEX?format=sdmx-json-2.0", None, "application/vnd.sdmx.structure+json; version=2.0.0"),
+        (
+            "/rest/v2/structure/codelist/DSM/CL_SEX",
+            JSON20,
+            "application/vnd.sdmx.structure+json; version=2.0.0",
+        ),
+        (
+            "/rest/v2/structure/codelist/DSM/CL_SEX",
+            "application/json",
+            "application/vnd.sdmx.structure+json; version=2.0.0",
+        ),
+        (
+            "/rest/codelist/DSM/CL_SEX",
+            "text/html;q=0.9, application/xml;q=0.8",
+            "application/vnd.sdmx.structure+xml; version=2.1",
+        ),
+        (
+            "/rest/codelist/DSM/CL_SEX?format=sdmx-json-2.0",
+            None,
+            "application/vnd.sdmx.structure+json; version=2.0.0",
+        ),
     ],
 )
 def test_negotiation(client, path, accept, content_type):
@@ -50,8 +77,14 @@ def test_negotiation(client, path, accept, content_type):
     assert response.headers["content-type"].startswith(content_type)
 
 
-@pytest.mark.parametrize("accept", ["text/html", "application/vnd.sdmx.structure+xml;version=1.0",
-                                    "application/vnd.sdmx.data+csv;version=2.0.0"])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/html",
+        "application/vnd.sdmx.structure+xml;version=1.0",
+        "application/vnd.sdmx.data+csv;version=2.0.0",
+    ],
+)
 def test_unacceptable_is_406_with_sdmx_error(client, accept):
     response = client.get("/rest/codelist/DSM/CL_SEX", headers={"accept": accept})
     assert response.status_code == 406
@@ -61,8 +94,10 @@ def test_unacceptable_is_406_with_sdmx_error(client, accept):
 
 
 def test_json_languages_follow_accept_language(client):
-    ru = client.get("/rest/v2/structure/codelist/DSM/CL_AREA/~/KAZ",
-                    headers={"accept": JSON20, "accept-language": "ru, en;q=0.5"})
+    ru = client.get(
+        "/rest/v2/structure/codelist/DSM/CL_AREA/~/KAZ",
+        headers={"accept": JSON20, "accept-language": "ru, en;q=0.5"},
+    )
     assert ru.status_code == 200
     assert ru.headers["content-language"] == "ru"
     code = json.loads(ru.content)["data"]["codelists"][0]["codes"][0]
@@ -110,12 +145,18 @@ def test_stubs_have_no_items(client, detail):
 
 
 def test_referencestubs_and_referencepartial(client):
-    stubs = etree.fromstring(client.get(
-        "/rest/dataflow/DSM/DF_WORK_PERMITS/latest?references=descendants&detail=referencestubs").content)
+    stubs = etree.fromstring(
+        client.get(
+            "/rest/dataflow/DSM/DF_WORK_PERMITS/latest?references=descendants&detail=referencestubs"
+        ).content
+    )
     assert stubs.find(f".//{STR21}Dataflow").get("isExternalReference") in (None, "false")
     assert not list(stubs.iter(f"{STR21}Code"))
-    partial = etree.fromstring(client.get(
-        "/rest/dataflow/DSM/DF_WORK_PERMITS/latest?references=descendants&detail=referencepartial").content)
+    partial = etree.fromstring(
+        client.get(
+            "/rest/dataflow/DSM/DF_WORK_PERMITS/latest?references=descendants&detail=referencepartial"
+        ).content
+    )
     freq = next(c for c in partial.iter(f"{STR21}Codelist") if c.get("id") == "CL_FREQ")
     assert freq.get("isPartial") == "true"
     full = etree.fromstring(client.get("/rest/codelist/DSM/CL_FREQ").content)
@@ -142,8 +183,9 @@ def test_references(client, references, expected_tags):
 
 
 def test_v2_ancestors_of_a_codelist_reach_dataflows(client):
-    response = client.get("/rest/v2/structure/codelist/DSM/CL_SEX/~?references=ancestors",
-                          headers={"accept": ML30})
+    response = client.get(
+        "/rest/v2/structure/codelist/DSM/CL_SEX/~?references=ancestors", headers={"accept": ML30}
+    )
     assert response.status_code == 200
     root = etree.fromstring(response.content)
     dataflows = root.find(f".//{{{NS30['str']}}}Dataflows")
@@ -169,7 +211,9 @@ def test_v2_ancestors_of_a_codelist_reach_dataflows(client):
 def test_bad_requests_get_sdmx_errors(client, path, status, code):
     response = client.get(path)
     assert response.status_code == status, response.text
-    message = etree.fromstring(response.content).find(f".//{{{NS21['mes'] if '/v2/' not in path else NS30['mes']}}}ErrorMessage")
+    message = etree.fromstring(response.content).find(
+        f".//{{{NS21['mes'] if '/v2/' not in path else NS30['mes']}}}ErrorMessage"
+    )
     assert message is not None and message.get("code") == code
 
 
@@ -183,23 +227,40 @@ def test_errors_are_json_when_json_was_asked(client):
 def test_conditional_requests(client):
     first = client.get("/rest/codelist/DSM/CL_SEX")
     etag, modified = first.headers["etag"], first.headers["last-modified"]
-    assert client.get("/rest/codelist/DSM/CL_SEX", headers={"if-none-match": etag}).status_code == 304
-    assert client.get("/rest/codelist/DSM/CL_SEX", headers={"if-modified-since": modified}).status_code == 304
-    assert client.get("/rest/codelist/DSM/CL_SEX", headers={"if-modified-since": "2000-01-01T00:00:00Z"}).status_code == 200
-    assert client.get("/rest/codelist/DSM/CL_SEX", headers={"if-none-match": 'W/"0-x"'}).status_code == 200
+    assert (
+        client.get("/rest/codelist/DSM/CL_SEX", headers={"if-none-match": etag}).status_code == 304
+    )
+    assert (
+        client.get("/rest/codelist/DSM/CL_SEX", headers={"if-modified-since": modified}).status_code
+        == 304
+    )
+    assert (
+        client.get(
+            "/rest/codelist/DSM/CL_SEX", headers={"if-modified-since": "2000-01-01T00:00:00Z"}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.get("/rest/codelist/DSM/CL_SEX", headers={"if-none-match": 'W/"0-x"'}).status_code
+        == 200
+    )
     other = client.get("/rest/codelist/DSM/CL_SEX", headers={"accept": JSON20})
     assert other.headers["etag"] != etag
     assert "Accept" in first.headers["vary"]
 
 
 def test_gzip_and_cors(client):
-    response = client.get("/rest/codelist/DSM/CL_AREA",
-                          headers={"accept-encoding": "gzip", "origin": "https://example.org"})
+    response = client.get(
+        "/rest/codelist/DSM/CL_AREA",
+        headers={"accept-encoding": "gzip", "origin": "https://example.org"},
+    )
     assert response.headers["content-encoding"] == "gzip"
     assert response.headers["access-control-allow-origin"] in ("*", "https://example.org")
     assert "ETag" in response.headers["access-control-expose-headers"]
-    preflight = client.options("/rest/codelist/DSM/CL_AREA", headers={
-        "origin": "https://example.org", "access-control-request-method": "GET"})
+    preflight = client.options(
+        "/rest/codelist/DSM/CL_AREA",
+        headers={"origin": "https://example.org", "access-control-request-method": "GET"},
+    )
     assert preflight.status_code == 200
 
 

@@ -22,8 +22,9 @@ def _free_port() -> int:
 def live_server(settings: Settings) -> Iterator[str]:
     """The base URL (`http://127.0.0.1:PORT`) of a running server on a fresh, seeded database."""
     port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False)
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

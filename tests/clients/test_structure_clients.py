@@ -17,14 +17,24 @@ from pysdmx.api.qb import (
 from pysdmx.io import read_sdmx
 
 DATAFLOWS = {
-    "DF_FOREIGN_POP", "DF_WORK_PERMITS", "DF_FOREIGN_ENTRY", "DF_FOREIGN_EXIT", "DF_ASYLUM_APP",
-    "DF_ASYLUM_DEC", "DF_CITIZENS_ABROAD", "DF_LABOUR_EMIG",
+    "DF_FOREIGN_POP",
+    "DF_WORK_PERMITS",
+    "DF_FOREIGN_ENTRY",
+    "DF_FOREIGN_EXIT",
+    "DF_ASYLUM_APP",
+    "DF_ASYLUM_DEC",
+    "DF_CITIZENS_ABROAD",
+    "DF_LABOUR_EMIG",
 }
 
 
 def _sdmx1_client(base: str, versions: list[str] | None = None) -> sdmx.Client:
-    source = {"id": "DSM_TEST", "name": "DSM under test", "url": base,
-              "supports": {"preview": False, "provisionagreement": False}}
+    source = {
+        "id": "DSM_TEST",
+        "name": "DSM under test",
+        "url": base,
+        "supports": {"preview": False, "provisionagreement": False},
+    }
     if versions:
         source["versions"] = versions
     sdmx.add_source(json.dumps(source), override=True)
@@ -51,8 +61,9 @@ def _check_sdmx1_message(message: sdmx.message.StructureMessage) -> None:
 
 def test_sdmx1_v1_client(live_server):
     client = _sdmx1_client(f"{live_server}/rest")
-    message = client.dataflow("all", agency_id="DSM", version="latest",
-                              params={"references": "all"})
+    message = client.dataflow(
+        "all", agency_id="DSM", version="latest", params={"references": "all"}
+    )
     _check_sdmx1_message(message)
     dsd_message = client.datastructure("DSD_WORK_PERMITS", agency_id="DSM", version="1.0")
     assert "CL_PERMIT_TYPE" in dsd_message.codelist
@@ -63,11 +74,15 @@ def test_sdmx1_v2_client(live_server):
     `references=all` includes through provision agreements; descendants it reads. With the 2.1
     Accept header (sdmx1 picks the reader from the content type) it reads `references=all` too."""
     client = _sdmx1_client(f"{live_server}/rest/v2", ["3.0.0"])
-    message = client.dataflow("*", agency_id="DSM", version="~",
-                              params={"references": "descendants"})
+    message = client.dataflow(
+        "*", agency_id="DSM", version="~", params={"references": "descendants"}
+    )
     _check_sdmx1_message(message)
     message = client.dataflow(
-        "*", agency_id="DSM", version="~", params={"references": "all"},
+        "*",
+        agency_id="DSM",
+        version="~",
+        params={"references": "all"},
         headers={"Accept": "application/vnd.sdmx.structure+xml;version=2.1"},
     )
     _check_sdmx1_message(message)
@@ -83,15 +98,24 @@ def test_sdmx1_v2_client(live_server):
     ],
 )
 def test_pysdmx_rest_service(live_server, path, api, structure_format):
-    service = RestService(f"{live_server}{path}", api, structure_format=structure_format, timeout=30)
-    query = StructureQuery(StructureType.DATAFLOW, "DSM", "*", "~" if path.endswith("v2") else "latest",
-                           references=StructureReference.ALL)
+    service = RestService(
+        f"{live_server}{path}", api, structure_format=structure_format, timeout=30
+    )
+    query = StructureQuery(
+        StructureType.DATAFLOW,
+        "DSM",
+        "*",
+        "~" if path.endswith("v2") else "latest",
+        references=StructureReference.ALL,
+    )
     message = read_sdmx(io.BytesIO(service.structure(query)), validate=False)
     flows = {f.id for f in message.get_dataflows()}
     assert flows == DATAFLOWS
     dsds = {d.id for d in message.get_data_structure_definitions()}
     assert {f"DSD_{f[3:]}" for f in DATAFLOWS} <= dsds
-    permits = next(d for d in message.get_data_structure_definitions() if d.id == "DSD_WORK_PERMITS")
+    permits = next(
+        d for d in message.get_data_structure_definitions() if d.id == "DSD_WORK_PERMITS"
+    )
     citizenship = next(c for c in permits.components if c.id == "CITIZENSHIP")
     assert "KAZ" in {code.id for code in citizenship.local_codes.codes}
     codelists = {c.id for c in message.get_codelists()}
@@ -99,5 +123,7 @@ def test_pysdmx_rest_service(live_server, path, api, structure_format):
 
 
 def test_pysdmx_reads_a_url_with_accept_any(live_server):
-    message = read_sdmx(f"{live_server}/rest/dataflow/DSM/DF_ASYLUM_DEC/latest?references=descendants")
+    message = read_sdmx(
+        f"{live_server}/rest/dataflow/DSM/DF_ASYLUM_DEC/latest?references=descendants"
+    )
     assert [f.id for f in message.get_dataflows()] == ["DF_ASYLUM_DEC"]
