@@ -1,0 +1,77 @@
+"""What every data reader is, and the helper that builds columnar chunks.
+
+A reader module defines a `Reader` and registers it in `app.readers.registry`; the registry asks
+each reader in turn whether it handles a media type, or failing that, the first bytes of a body.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from app.model.data import CHUNK_SIZE, Chunk, Event
+
+
+class ReadFunction(Protocol):
+    def __call__(self, stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Event]: ...
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A data message format DSM reads."""
+
+    name: str  # e.g. "sdmx-ml-2.1-structurespecific"
+    media_types: tuple[
+        str, ...
+    ]  # essences with version, e.g. "application/vnd.sdmx.structurespecificdata+xml;version=2.1"
+    sniff: "SniffFunction"  # True when the first bytes (up to 64 kB) look like this format
+    read: ReadFunction
+
+
+class SniffFunction(Protocol):
+    def __call__(self, head: bytes) -> bool: ...
+
+
+class ChunkBuilder:
+    """Collects rows into columnar chunks: `add` rows, take a `Chunk` when `full`, `flush` at the end.
+
+    Rows may name different components: a column first seen on row n is back-filled with None.
+    """
+
+    def __init__(self, dataset: int, chunk_size: int = CHUNK_SIZE) -> None:
+        self.dataset = dataset
+        self.chunk_size = chunk_size
+        self._columns: dict[str, list[str | None]] = {}
+        self._positions: list[str] = []
+
+    def add(self, position: str, *parts: dict[str, str | None]) -> None:
+        """Add one row made of several dicts (e.g. series values and observation values)."""
+        n = len(self._positions)
+        columns = self._columns
+        seen = 0
+        for part in parts:
+            for key, value in part.items():
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = [None] * n
+                elif len(column) > n:  # the same component twice in one row: last one wins
+                    column[n] = value
+                    continue
+                column.append(value)
+                seen += 1
+        if seen != len(columns):
+            for column in columns.values():
+                if len(column) == n:
+                    column.append(None)
+        self._positions.append(position)
+
+    @property
+    def full(self) -> bool:
+        return len(self._positions) >= self.chunk_size
+
+    def take(self) -> Chunk | None:
+        """The rows collected so far as a chunk (None if there are none), and start afresh."""
+        if not self._positions:
+            return None
+        chunk = Chunk(self.dataset, self._columns, self._positions)
+        self._columns, self._positions = {k: [] for k in self._columns}, []
+        return chunk
