@@ -9,7 +9,7 @@ rows costs a bounded amount of memory; messages are formatted only for the findi
 """
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
@@ -141,6 +141,28 @@ class Findings:
             )
             self._kept.append(Finding(code, kind.severity, message, location))
 
+    def error(
+        self,
+        code: str,
+        message: str,
+        *,
+        position: str | None = None,
+        series_key: str | None = None,
+        component: str | None = None,
+        value: str | None = None,
+        scope: bool = False,
+    ) -> None:
+        """Record an error found outside the row checks, with its message already written: the
+        set-based checks in SQL (duplicate-observation, inconsistent-attribute), a malformed message,
+        a refused request. Codes need not be in KINDS; they are still counted against the cap."""
+        self.total += 1
+        self.counts[code] += 1
+        self.errors += 1
+        self._scope_errors += scope
+        if len(self._kept) < self.cap:
+            location = Location(position, series_key, component, value)
+            self._kept.append(Finding(code, "error", message, location))
+
     @property
     def truncated(self) -> bool:
         return self.total > len(self._kept)
@@ -153,7 +175,7 @@ class Findings:
     def has_scope_errors(self) -> bool:
         return self._scope_errors > 0
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Finding]:
         return iter(self._kept)
 
     def __len__(self) -> int:

@@ -51,7 +51,11 @@ class Validator:
         ignore: frozenset[str] = frozenset(),
     ) -> None:
         self.flow = flow
-        self.scope = {d: frozenset(v) for d, v in (scope or {}).items() if d in flow.dimensions}
+        self.scope = (  # None: unrestricted; dimensions the flow does not have are left out
+            None
+            if scope is None
+            else {d: frozenset(v) for d, v in scope.items() if d in flow.dimensions}
+        )
         self.findings = findings
         self.ignore = ignore
         components = flow.components.values()
@@ -129,9 +133,10 @@ class Validator:
             chunk.columns[PERIOD_START], chunk.columns[PERIOD_END] = [], []
             return chunk
         self._unknown_columns(rows)
+        scope = self.scope or {}
         for dimension in self._dimensions:
             expected = self._expected.get(dimension.id, "")
-            checks.dimension(rows, dimension, self.scope.get(dimension.id), expected)
+            checks.dimension(rows, dimension, scope.get(dimension.id), expected)
         for component in self._coded:
             checks.coded(rows, component, self._expected[component.id])
         for component in self._typed:

@@ -82,3 +82,20 @@ def test_empty() -> None:
     findings = Findings()
     assert (findings.total, findings.errors, findings.as_list()) == (0, 0, [])
     assert not (findings.truncated or findings.has_errors or findings.has_scope_errors)
+
+
+def test_errors_found_elsewhere() -> None:
+    """Storage's set-based checks and message-level errors come with their message written."""
+    findings = Findings(cap=1)
+    findings.error("malformed-message", "Not XML (line 1)", position="line 1")
+    findings.error("duplicate-observation", "twice", series_key="A.KAZ", scope=False)
+    assert findings.as_list() == [
+        {
+            "code": "malformed-message",
+            "severity": "error",
+            "message": "Not XML (line 1)",
+            "location": {"position": "line 1"},
+        }
+    ]
+    assert findings.errors == findings.total == 2 and findings.truncated
+    assert findings.counts == {"malformed-message": 1, "duplicate-observation": 1}

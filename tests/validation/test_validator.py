@@ -384,3 +384,10 @@ def test_cap(flow) -> None:
     assert len(findings.as_list()) == 1000
     assert findings.total == findings.errors == 5000 and findings.truncated
     assert len(chunk.columns[PERIOD_START]) == 5010
+
+
+def test_scope_keeps_unrestricted_as_none(flow) -> None:
+    """Storage receives the validator's scope: None (an admin) must not become {}."""
+    assert Validator(flow, None, Findings()).scope is None
+    scoped = Validator(flow, {"REF_AREA": {"KAZ"}, "NOT_A_DIM": {"X"}}, Findings())
+    assert scoped.scope == {"REF_AREA": frozenset({"KAZ"})}
