@@ -301,9 +301,7 @@ def _sniff(head: bytes, version: str) -> bool:
     if b'"header"' in text and (b'"dataSets"' in text or b'"structure"' in text):
         return version == "1.0"
     is_data = b"sdmx-json-data-schema" in text or b'"structures"' in text
-    if not is_data:
-        return False
-    return (b"/2.1/" in text) == (version == "2.1")
+    return version != "1.0" and is_data and (b"/2.1/" in text) == (version == "2.1")
 
 
 def _reader(version: str, media_type: str) -> Reader:
