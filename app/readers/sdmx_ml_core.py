@@ -1,0 +1,387 @@
+"""The streaming core shared by the SDMX-ML data readers: safe iterparse, header, dataset lifecycle.
+
+Order of this file: namespaces and tags; safe opening of the stream (DOCTYPE refused before libxml2
+sees it); the header (parsed as a small tree at its end event); `MLParser`, the base class that owns
+the `(tag, event) -> handler` table, the dataset lifecycle and the chunk builder. The format modules
+(`sdmx_ml_ss`, `sdmx_ml_generic`) subclass it and add their handlers.
+
+Why a table and not a ladder: every element the parser meets must be in the table, so an element it
+does not know fails loudly with its line; subtrees DSM does not read (header details, footer,
+reference metadata) are skipped on purpose, by swapping the table out until the subtree ends.
+
+Memory stays flat: each observation is cleared at its end event and its already-read preceding
+sibling removed; series and datasets likewise, so only a handful of elements are alive at a time.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Final
+
+from lxml import etree
+
+from app.model.data import (
+    CHUNK_SIZE,
+    DatasetStart,
+    Event,
+    MessageError,
+    MessageStart,
+    StructureKind,
+    StructureRef,
+)
+from app.readers.base import ChunkBuilder
+from app.readers.references import URN
+
+# --- namespaces and tags ------------------------------------------------------------------------
+
+ROOT: Final = "http://www.sdmx.org/resources/sdmxml/schemas/"
+MES21: Final = ROOT + "v2_1/message"
+COM21: Final = ROOT + "v2_1/common"
+SS21: Final = ROOT + "v2_1/data/structurespecific"
+GEN21: Final = ROOT + "v2_1/data/generic"
+FOOTER21: Final = ROOT + "v2_1/message/footer"
+MES30: Final = ROOT + "v3_0/message"
+COM30: Final = ROOT + "v3_0/common"
+SS30: Final = ROOT + "v3_0/data/structurespecific"
+XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+XSI_TYPE: Final = f"{{{XSI}}}type"
+XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
+
+START: Final = "start"
+END: Final = "end"
+MISSING: Final = "NaN"  # an observation value that means "no value" (read as None)
+DEFAULT_DIMENSION_AT_OBSERVATION: Final = "TIME_PERIOD"
+
+# Header reference element (local name) -> the kind of structure it names.
+REF_KINDS: Final = {
+    "Structure": StructureKind.DATASTRUCTURE,
+    "StructureUsage": StructureKind.DATAFLOW,
+    "ProvisionAgrement": StructureKind.PROVISIONAGREEMENT,  # sic: the SDMX 2.1 schema's spelling
+    "ProvisionAgreement": StructureKind.PROVISIONAGREEMENT,
+}
+URN_KINDS: Final = {
+    "DataStructure": StructureKind.DATASTRUCTURE,
+    "Dataflow": StructureKind.DATAFLOW,
+    "ProvisionAgreement": StructureKind.PROVISIONAGREEMENT,
+}
+
+Handler = Callable[[etree._Element], None]
+
+
+def local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def line(elem: etree._Element) -> str:
+    return f"line {elem.sourceline}"
+
+
+# --- safe opening -------------------------------------------------------------------------------
+
+HEAD_SIZE: Final = 64 * 1024
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_LXML_POSITION = re.compile(r", line \d+, column \d+$")
+
+
+def refuse_doctype(head: bytes) -> None:
+    """Refuse a DOCTYPE in the prolog before libxml2 parses it (entities are an attack surface and
+    SDMX-ML never needs a DTD). UTF-16 heads are decoded first; lxml's docinfo check backs this up."""
+    text = head
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:2] in (b"<\x00", b"\x00<"):
+        text = head.decode("utf-16", errors="ignore").encode("utf-8")
+    root = _ROOT_START.search(text)
+    if b"<!DOCTYPE" in (text[: root.start()] if root else text):
+        raise MessageError("DOCTYPE declarations are not accepted in data messages", "line 1")
+
+
+class _Chained:
+    """A file-like object that gives back the peeked head, then the rest of the stream."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head, self._stream = head, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0 or size >= len(self._head):
+                data, self._head = self._head, b""
+            else:
+                data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._stream.read(size)
+
+
+def iterparse(stream: BinaryIO) -> Iterator[tuple[str, etree._Element]]:
+    """(event, element) pairs from a safe, streaming parse; syntax errors become MessageError."""
+    head = stream.read(HEAD_SIZE)
+    if not head.strip():
+        raise MessageError("Empty data message; expected an SDMX-ML document", "line 1")
+    refuse_doctype(head)
+    events = etree.iterparse(
+        _Chained(head, stream),
+        events=(START, END),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        first = True
+        for event, elem in events:
+            if first:
+                first = False
+                if elem.getroottree().docinfo.doctype:
+                    raise MessageError("DOCTYPE declarations are not accepted in data messages")
+            yield event, elem
+    except etree.XMLSyntaxError as exc:
+        lineno, column = exc.position if exc.position else (exc.lineno, 0)
+        message = _LXML_POSITION.sub("", exc.msg)
+        raise MessageError(f"Malformed XML: {message}", f"line {lineno}, column {column}") from exc
+
+
+# --- header -------------------------------------------------------------------------------------
+
+
+def _structure_ref(structure: etree._Element) -> StructureRef:
+    """A header `Structure` element -> StructureRef (2.1 `Ref`/`URN` children or 3.0 URN text)."""
+    at_obs = structure.get("dimensionAtObservation") or DEFAULT_DIMENSION_AT_OBSERVATION
+    for child in structure:
+        kind = REF_KINDS.get(local(child.tag))
+        if kind is None:
+            continue
+        ref = next((c for c in child if local(c.tag) == "Ref"), None)
+        if ref is not None:
+            return StructureRef(
+                kind, ref.get("agencyID"), ref.get("id", ""), ref.get("version"), at_obs
+            )
+        urn_elem = next((c for c in child if local(c.tag) == "URN"), None)
+        text = (urn_elem.text if urn_elem is not None else child.text or "").strip()
+        match = URN.match(text)
+        if match is None:
+            raise MessageError(
+                f"Unreadable structure URN {text!r}; expected urn:sdmx:...=AGENCY:ID(VERSION)",
+                line(child),
+            )
+        kind = URN_KINDS.get(match["cls"], kind)
+        return StructureRef(kind, match["agency"], match["id"], match["version"], at_obs)
+    raise MessageError(
+        "Header Structure names no structure; expected Structure, StructureUsage or ProvisionAgreement",
+        line(structure),
+    )
+
+
+def read_header(header: etree._Element, format_name: str) -> tuple[MessageStart, str | None]:
+    """The MessageStart of a header, and its DataSetAction (the default for datasets without one)."""
+    message_id = sender = action = None
+    structures: dict[str, StructureRef] = {}
+    for child in header:
+        name = local(child.tag)
+        if name == "ID":
+            message_id = (child.text or "").strip() or None
+        elif name == "Sender":
+            sender = child.get("id")
+        elif name == "Structure":
+            structures[child.get("structureID", "")] = _structure_ref(child)
+        elif name == "DataSetAction":
+            action = (child.text or "").strip() or None
+    return MessageStart(message_id, sender, structures, format_name), action
+
+
+# --- parser base --------------------------------------------------------------------------------
+
+
+class MLParser:
+    """One pass over one message. Subclasses fill `handlers` with `(tag, event) -> handler`."""
+
+    format_name = ""
+    dataset_tags: tuple[str, ...] = ()  # the DataSet element tags
+    skipped_tags: tuple[str, ...] = ()  # subtrees read as a whole (header) or not at all (footer)
+
+    def __init__(self, chunk_size: int = CHUNK_SIZE) -> None:
+        self.chunk_size = chunk_size
+        self.out: list[Event] = []
+        self.message: MessageStart | None = None
+        self.header_action: str | None = None
+        self.index = -1
+        self.pending: DatasetStart | None = None  # a DatasetStart waiting for its attributes
+        self.builder = RunChunkBuilder(0, chunk_size)
+        self.skipping: etree._Element | None = None
+        self.handlers: dict[tuple[str, str], Handler] = {}
+        for tag in self.dataset_tags:
+            self.on(tag, self.dataset_start, self.dataset_end)
+        for tag in self.skipped_tags:
+            self.on(tag, self.skip, None)
+        self.table = self.handlers
+
+    def on(self, tag: str, start: Handler | None, end: Handler | None) -> None:
+        """Register both events of an element (an event without a handler does nothing)."""
+        self.handlers[(tag, START)] = start or _nothing
+        self.handlers[(tag, END)] = end or _nothing
+
+    # The loop. Output goes to `self.out`, which is drained after every event.
+    def run(self, stream: BinaryIO) -> Iterator[Event]:
+        out = self.out
+        root_seen = False
+        for event, elem in iterparse(stream):
+            if not root_seen:
+                root_seen = True
+                self.root(elem)
+                continue
+            handler = self.table.get((elem.tag, event))
+            if handler is None:
+                self.unknown(event, elem)
+            else:
+                handler(elem)
+            if out:
+                yield from out
+                out.clear()
+        if self.message is None:  # a message without data sets still says what it was
+            yield MessageStart(format=self.format_name)
+
+    def root(self, elem: etree._Element) -> None:
+        """Check the root element (subclasses know which ones they read)."""
+
+    # Skipped subtrees: the table is emptied until the element that started the skip ends.
+    def skip(self, elem: etree._Element) -> None:
+        self.skipping = elem
+        self.table = {}
+
+    def unknown(self, event: str, elem: etree._Element) -> None:
+        if self.skipping is not None:
+            if event == END and elem is self.skipping:
+                self.skipping, self.table = None, self.handlers
+                if local(elem.tag) == "Header":
+                    self.message, self.header_action = read_header(elem, self.format_name)
+                    self.out.append(self.message)
+                elem.clear()
+            return
+        parent = elem.getparent()
+        if parent is None:  # the root element's end
+            return
+        if local(elem.tag) == "DataSet" and parent.getparent() is None:
+            # Some writers (Eurostat) put the DataSet in the DSD's namespace: learn the tag.
+            self.on(elem.tag, self.dataset_start, self.dataset_end)
+            self.table[(elem.tag, event)](elem)
+            return
+        where = f" in <{local(parent.tag)}>"
+        known = sorted({local(tag) for tag, _ in self.handlers})
+        name = local(elem.tag) if elem.tag == local(elem.tag) else f"{local(elem.tag)} ({elem.tag})"
+        raise MessageError(
+            f"Unexpected element <{name}>{where}; expected one of {', '.join(known)}",
+            line(elem),
+        )
+
+    # Dataset lifecycle.
+    def dataset_start(self, elem: etree._Element) -> None:
+        if self.message is None:
+            self.message = MessageStart(format=self.format_name)
+            self.out.append(self.message)
+        self.index += 1
+        structure = None
+        ref = self.structure_ref(elem)
+        if ref is not None:
+            structure = self.message.structures.get(ref)
+            if structure is None and len(self.message.structures) == 1:
+                # Some writers (ISTAT's NSI web service) name the DSD here instead of the header's
+                # structureID; with one structure declared there is no doubt which one is meant.
+                structure = next(iter(self.message.structures.values()))
+            if structure is None:
+                known = ", ".join(self.message.structures) or "none"
+                raise MessageError(
+                    f"DataSet structureRef {ref!r} is not declared in the header; declared: {known}",
+                    line(elem),
+                )
+        elif len(self.message.structures) == 1:
+            structure = next(iter(self.message.structures.values()))
+        action = self.action(elem) or self.header_action
+        self.pending = DatasetStart(
+            self.index, structure, action, self.dataset_attributes(elem), line(elem)
+        )
+        self.builder = RunChunkBuilder(self.index, self.chunk_size)
+        self.dataset_began(structure)
+
+    def dataset_began(self, structure: StructureRef | None) -> None:
+        """Hook for subclasses (e.g. the generic reader needs the dimension at observation)."""
+
+    def begin(self) -> None:
+        """Emit the pending DatasetStart: its attributes are complete once content starts."""
+        if self.pending is not None:
+            self.out.append(self.pending)
+            self.pending = None
+
+    def dataset_end(self, elem: etree._Element) -> None:
+        self.begin()
+        self.end_run()
+        chunk = self.builder.take()
+        if chunk is not None:
+            self.out.append(chunk)
+        release(elem)
+
+    def flush_if_full(self) -> None:
+        if self.builder.full:
+            self.out.append(self.builder.take())  # type: ignore[arg-type]
+
+    def end_run(self) -> None:
+        """Hook: move rows a subclass holds back (a run) into the builder."""
+
+    def structure_ref(self, elem: etree._Element) -> str | None:
+        raise NotImplementedError
+
+    def action(self, elem: etree._Element) -> str | None:
+        raise NotImplementedError
+
+    def dataset_attributes(self, elem: etree._Element) -> dict[str, str]:
+        raise NotImplementedError
+
+
+class RunChunkBuilder(ChunkBuilder):
+    """A ChunkBuilder that also takes a *run*: consecutive rows sharing one series and one list of
+    observation keys, given as value lists. Merging a run is one transpose instead of a dict walk
+    per row, which is what keeps structure-specific reading fast. Rows and runs may be mixed."""
+
+    @property
+    def rows(self) -> int:
+        return len(self._positions)
+
+    def add_run(
+        self,
+        lines: list[int],
+        series: dict[str, str | None],
+        keys: list[str],
+        rows: list[list[str]],
+    ) -> None:
+        n, m = len(self._positions), len(rows)
+        run: dict[str, list[str | None]] = {k: [v] * m for k, v in series.items()}
+        run.update(zip(keys, map(list, zip(*rows, strict=True)), strict=True))  # the Obs wins
+        columns = self._columns
+        for key, values in run.items():
+            column = columns.get(key)
+            if column is None:
+                columns[key] = [None] * n + values
+            else:
+                column.extend(values)
+        if len(run) != len(columns):
+            for column in columns.values():
+                if len(column) == n:
+                    column.extend([None] * m)
+        self._positions.extend(map("line {}".format, lines))
+
+
+def _nothing(elem: etree._Element) -> None:
+    return None
+
+
+def release(elem: etree._Element) -> None:
+    """Free an element that has been read, and the already-read sibling before it."""
+    elem.clear()
+    previous = elem.getprevious()
+    if previous is not None:
+        elem.getparent().remove(previous)
+
+
+def without_missing(values: dict[str, str | None]) -> dict[str, str | None]:
+    """`NaN` means no value: report it as None rather than as a number that is not there."""
+    for key, value in values.items():
+        if value == MISSING:
+            values[key] = None
+    return values

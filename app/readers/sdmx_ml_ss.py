@@ -1,0 +1,192 @@
+"""Structure-specific SDMX-ML data (2.1 StructureSpecificData and ...TimeSeriesData, 3.0 data).
+
+Components are XML attributes named by their ids: `<Series FREQ="M" ...>`, `<Obs TIME_PERIOD=..
+OBS_VALUE=..>`. Series, flat (Obs directly in the DataSet) and cross-sectional messages read the
+same way: a row is the series' values plus the observation's, whatever dimension sits on the Obs.
+
+Decisions a reader without the DSD has to make:
+- A `Group` element mixes its dimensions and attributes as XML attributes, and only the DSD can
+  tell them apart; every value goes into `GroupAttributes.attributes` (key left empty) for
+  validation, which has the DSD, to split.
+- SDMX-ML 3.0 multi-valued components (`<Comp id="X"><Value>a</Value><Value>b</Value></Comp>`)
+  are joined with `MULTI_VALUE_SEPARATOR`; localised values (`xml:lang`) keep the English one
+  (or the first). `<Atts>` holds dataset-level attributes.
+- `NaN` as an observation-level value is None; reference `Metadata` and `DataProvider` inside
+  a dataset are skipped.
+"""
+
+from typing import Final
+
+from lxml import etree
+
+from app.model.data import GroupAttributes, MessageError, StructureRef
+from app.readers.sdmx_ml_core import (
+    FOOTER21,
+    MES21,
+    MES30,
+    MISSING,
+    SS21,
+    SS30,
+    XML_LANG,
+    MLParser,
+    line,
+    local,
+    release,
+    without_missing,
+)
+
+MULTI_VALUE_SEPARATOR: Final = ";"
+
+
+def _components(elem: etree._Element) -> dict[str, str | None]:
+    """The component values of a Series/Group/Obs element: its XML attributes without namespaced
+    ones (xsi:type), then its 3.0 `Comp` children."""
+    values: dict[str, str | None] = {k: v for k, v in elem.attrib.items() if k[0] != "{"}
+    for child in elem:
+        if child.tag == "Comp":
+            values[child.get("id", "")] = comp_value(child)
+    return values
+
+
+def comp_value(comp: etree._Element) -> str | None:
+    texts = [(v.get(XML_LANG), v.text or "") for v in comp if v.tag == "Value"]
+    if not texts:
+        return comp.text.strip() if comp.text and comp.text.strip() else None
+    localised = [text for lang, text in texts if lang is not None]
+    if localised:
+        return next((text for lang, text in texts if lang == "en"), localised[0])
+    return MULTI_VALUE_SEPARATOR.join(text for _, text in texts)
+
+
+class StructureSpecificParser(MLParser):
+    mes = MES21
+    ss = SS21
+    # Unqualified DataSet attributes that are not data: the schemas qualify `action`, but writers
+    # (ISTAT in 2.1, most in 3.0) often leave it unqualified.
+    control_attributes: frozenset[str] = frozenset({"action"})
+
+    def __init__(self, chunk_size: int) -> None:
+        self.dataset_tags = (f"{{{self.mes}}}DataSet",)
+        self.skipped_tags = (
+            f"{{{self.mes}}}Header",
+            f"{{{FOOTER21}}}Footer",
+            "Metadata",
+            "DataProvider",
+        )
+        super().__init__(chunk_size)
+        self.series: dict[str, str | None] = {}
+        self.series_rows = 0
+        self.run_keys: list[str] = []
+        self.run_plain = True
+        self.run_rows: list[list[str]] = []
+        self.run_lines: list[int] = []
+        self.room = chunk_size  # rows the builder takes before the chunk is full
+        self.on("Series", self.series_start, self.series_end)
+        self.on("Obs", None, self.obs_end)
+        self.on("Group", None, self.group_end)
+        self.on("Atts", None, self.atts_end)
+        self.on("Comp", None, self.comp_end)
+        self.on("Value", None, None)
+
+    def root(self, elem: etree._Element) -> None:
+        if (
+            elem.tag != f"{{{self.mes}}}StructureSpecificData"
+            and elem.tag != f"{{{self.mes}}}StructureSpecificTimeSeriesData"
+        ):
+            raise MessageError(
+                f"Root element <{local(elem.tag)}> ({elem.tag}) is not structure-specific data; "
+                f"expected {{{self.mes}}}StructureSpecificData",
+                line(elem),
+            )
+
+    def structure_ref(self, elem: etree._Element) -> str | None:
+        return elem.get(f"{{{self.ss}}}structureRef")
+
+    def action(self, elem: etree._Element) -> str | None:
+        return elem.get(f"{{{self.ss}}}action") or elem.get("action")
+
+    def dataset_attributes(self, elem: etree._Element) -> dict[str, str]:
+        skip = self.control_attributes
+        return {k: v for k, v in elem.attrib.items() if k[0] != "{" and k not in skip}
+
+    def dataset_began(self, structure: StructureRef | None) -> None:
+        self.room = self.chunk_size
+
+    def series_start(self, elem: etree._Element) -> None:
+        self.begin()
+        self.end_run()
+        self.series = {k: v for k, v in elem.attrib.items() if k[0] != "{"}
+        self.series_rows = 0
+
+    def series_end(self, elem: etree._Element) -> None:
+        self.end_run()
+        if not self.series_rows:  # a series without observations is one row (delete, attributes)
+            self.builder.add(line(elem), self.series)
+            self.flush_if_full()
+        self.series = {}
+        release(elem)
+
+    # The hot path, one call per observation. Plain observations (same attribute names as the one
+    # before, no NaN, no Comp children, no xsi:type) only have their value list appended to the
+    # current run; anything else goes through the builder row by row.
+    def obs_end(self, elem: etree._Element) -> None:
+        if self.pending is not None:
+            self.begin()
+        keys = elem.keys()
+        if keys != self.run_keys:
+            self.end_run(elem)
+            self.run_keys = keys
+            self.run_plain = not any(k[0] == "{" for k in keys)
+        values = elem.values()
+        if self.run_plain and MISSING not in values and not len(elem):
+            self.run_rows.append(values)
+            self.run_lines.append(elem.sourceline)
+            if len(self.run_rows) >= self.room:
+                self.end_run(elem)
+        else:
+            self.end_run(elem)
+            self.builder.add(line(elem), self.series, without_missing(_components(elem)))
+            self.flush_if_full()
+            self.room = self.chunk_size - self.builder.rows
+        self.series_rows += 1
+        elem.clear()
+
+    def end_run(self, last: etree._Element | None = None) -> None:
+        """Move the current run into the builder, yield a full chunk, and free the read Obs
+        elements before `last` (they were cleared one by one; this drops the empty shells)."""
+        if self.run_rows:
+            self.builder.add_run(self.run_lines, self.series, self.run_keys, self.run_rows)
+            self.run_rows, self.run_lines = [], []
+            self.flush_if_full()
+            if last is not None:
+                del last.getparent()[:-1]
+        self.room = self.chunk_size - self.builder.rows
+
+    def group_end(self, elem: etree._Element) -> None:
+        self.begin()
+        values = {k: v for k, v in _components(elem).items() if v is not None}
+        self.out.append(GroupAttributes(self.index, {}, values, line(elem)))
+        release(elem)
+
+    def atts_end(self, elem: etree._Element) -> None:
+        if self.pending is not None:
+            self.pending.attributes.update(
+                {k: v for k, v in _components(elem).items() if v is not None}
+            )
+        release(elem)
+
+    def comp_end(self, elem: etree._Element) -> None:
+        """Series-level `Comp` values must be known before the series' observations; the other
+        parents (Obs, Group, Atts) read their Comp children when they end."""
+        if elem.getparent().tag == "Series":
+            self.series[elem.get("id", "")] = comp_value(elem)
+
+
+class StructureSpecific21(StructureSpecificParser):
+    format_name = "sdmx-ml-2.1-structurespecific"
+
+
+class StructureSpecific30(StructureSpecificParser):
+    format_name = "sdmx-ml-3.0-structurespecific"
+    mes = MES30
+    ss = SS30

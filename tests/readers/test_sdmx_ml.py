@@ -1,0 +1,363 @@
+"""SDMX-ML data readers on tiny samples: one file per case, the expected rows as constants."""
+
+import io
+from pathlib import Path
+
+import pytest
+
+from app.model.data import (
+    Chunk,
+    DatasetStart,
+    GroupAttributes,
+    MessageError,
+    MessageStart,
+    StructureKind,
+    StructureRef,
+)
+from app.readers.sdmx_ml_formats import READERS, root_element
+
+SAMPLES = Path(__file__).parent / "samples" / "ml"
+MIGR = StructureRef(StructureKind.DATASTRUCTURE, "DSM", "DSD_MIGR", "1.0", "TIME_PERIOD")
+
+
+def read(name: str, chunk_size: int = 10_000) -> list:
+    body = (SAMPLES / name).read_bytes()
+    (reader,) = [r for r in READERS if r.sniff(body[:65536])]
+    return list(reader.read(io.BytesIO(body), chunk_size=chunk_size))
+
+
+def rows(events: list) -> list[tuple[str, dict[str, str]]]:
+    """(position, non-empty values) per row, across chunks."""
+    out = []
+    for chunk in (e for e in events if isinstance(e, Chunk)):
+        for i, position in enumerate(chunk.positions):
+            values = {k: v[i] for k, v in chunk.columns.items() if v[i] is not None}
+            out.append((position, values))
+    return out
+
+
+SERIES = {"FREQ": "A", "REF_AREA": "KZ"}
+ROWS = {
+    "ss21_series.xml": [
+        (
+            "line 14",
+            {
+                **SERIES,
+                "CITIZENSHIP": "UZ",
+                "UNIT_MULT": "0",
+                "TIME_PERIOD": "2022",
+                "OBS_VALUE": "1200",
+                "OBS_STATUS": "A",
+            },
+        ),  # fmt: skip
+        (
+            "line 15",
+            {
+                **SERIES,
+                "CITIZENSHIP": "UZ",
+                "UNIT_MULT": "0",
+                "TIME_PERIOD": "2023",
+                "OBS_VALUE": "1350",
+                "OBS_STATUS": "P",
+            },
+        ),  # fmt: skip
+        (
+            "line 18",
+            {
+                **SERIES,
+                "CITIZENSHIP": "KG",
+                "UNIT_MULT": "3",
+                "TIME_PERIOD": "2023",
+                "OBS_VALUE": "4.5",
+            },
+        ),  # fmt: skip
+    ],
+    "ss21_flat.xml": [
+        ("line 13", {**SERIES, "CITIZENSHIP": "UZ", "TIME_PERIOD": "2022", "OBS_VALUE": "1200"}),
+        (
+            "line 14",
+            {
+                **SERIES,
+                "CITIZENSHIP": "KG",
+                "TIME_PERIOD": "2022",
+                "OBS_VALUE": "800",
+                "OBS_STATUS": "E",
+            },
+        ),  # fmt: skip
+    ],
+    "ss21_cross_section.xml": [
+        ("line 14", {**SERIES, "TIME_PERIOD": "2022", "CITIZENSHIP": "UZ", "OBS_VALUE": "1200"}),
+        ("line 15", {**SERIES, "TIME_PERIOD": "2022", "CITIZENSHIP": "KG", "OBS_VALUE": "800"}),
+    ],
+    "ss21_groups.xml": [
+        ("line 15", {**SERIES, "CITIZENSHIP": "UZ", "TIME_PERIOD": "2022", "OBS_VALUE": "1200"}),
+    ],
+    "ss21_delete_series_without_obs.xml": [
+        ("line 13", {**SERIES, "CITIZENSHIP": "UZ"}),  # no TIME_PERIOD: the whole series
+        ("line 15", {**SERIES, "TIME_PERIOD": "2021"}),  # CITIZENSHIP left out: None
+    ],
+    "ss21_missing_values.xml": [  # NaN and an absent OBS_VALUE are both None
+        ("line 14", {**SERIES, "CITIZENSHIP": "UZ", "TIME_PERIOD": "2021", "OBS_STATUS": "M"}),
+        ("line 15", {**SERIES, "CITIZENSHIP": "UZ", "TIME_PERIOD": "2022", "OBS_STATUS": "L"}),
+        ("line 16", {**SERIES, "CITIZENSHIP": "UZ", "TIME_PERIOD": "2023", "OBS_VALUE": "7"}),
+    ],
+    "ss21_two_datasets.xml": [
+        ("line 17", {**SERIES, "TIME_PERIOD": "2023", "OBS_VALUE": "1"}),
+        ("line 20", {**SERIES, "TIME_PERIOD": "2023", "OBS_VALUE": "2"}),
+    ],
+    "generic21_series.xml": [
+        (
+            "line 34",
+            {
+                **SERIES,
+                "CITIZENSHIP": "UZ",
+                "UNIT_MULT": "0",
+                "TIME_PERIOD": "2022",
+                "OBS_VALUE": "1200",
+                "OBS_STATUS": "A",
+            },
+        ),  # fmt: skip
+        ("line 41", {**SERIES, "CITIZENSHIP": "UZ", "UNIT_MULT": "0", "TIME_PERIOD": "2023"}),
+        ("line 45", {**SERIES, "CITIZENSHIP": "UZ", "UNIT_MULT": "0", "TIME_PERIOD": "2024"}),
+    ],
+    "generic21_measure_dimension.xml": [  # ObsDimension's id is the header's dimensionAtObservation
+        (
+            "line 18",
+            {"REF_AREA": "KZ", "TIME_PERIOD": "2023", "MEASURE": "IMMIGRANTS", "OBS_VALUE": "1350"},
+        ),  # fmt: skip
+        (
+            "line 22",
+            {"REF_AREA": "KZ", "TIME_PERIOD": "2023", "MEASURE": "EMIGRANTS", "OBS_VALUE": "900"},
+        ),  # fmt: skip
+    ],
+    "generic21_flat.xml": [
+        ("line 13", {**SERIES, "TIME_PERIOD": "2022", "OBS_VALUE": "5", "OBS_STATUS": "E"}),
+    ],
+    "ss30_series.xml": [  # multi-valued Comp joined with ";", localised Comp keeps English
+        (
+            "line 18",
+            {
+                **SERIES,
+                "TITLE": "Immigrants",
+                "TIME_PERIOD": "2023",
+                "OBS_VALUE": "1350",
+                "OBS_STATUS": "A",
+            },
+        ),  # fmt: skip
+        (
+            "line 19",
+            {**SERIES, "TITLE": "Immigrants", "TIME_PERIOD": "2024", "COMMENT": "late;revised"},
+        ),  # fmt: skip
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_rows(name: str) -> None:
+    assert rows(read(name)) == ROWS[name]
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_chunks_are_columnar_and_split_at_chunk_size(name: str) -> None:
+    events = read(name, chunk_size=1)
+    chunks = [e for e in events if isinstance(e, Chunk)]
+    assert all(len(c) == 1 for c in chunks)
+    assert all(len(col) == len(c) for c in chunks for col in c.columns.values())
+    assert rows(events) == ROWS[name]
+
+
+DATASETS = {
+    "ss21_series.xml": [
+        DatasetStart(
+            0,
+            StructureRef(StructureKind.DATAFLOW, "DSM", "MIGR_IMM", "1.0", "TIME_PERIOD"),
+            "Replace",
+            {"SOURCE": "Border register"},  # not structureRef, action, dataScope, xsi:type
+            "line 12",
+        )
+    ],
+    "ss21_flat.xml": [
+        DatasetStart(
+            0,
+            StructureRef(StructureKind.DATASTRUCTURE, "DSM", "DSD_MIGR", "1.0", "AllDimensions"),
+            None,
+            {},
+            "line 12",
+        )  # fmt: skip
+    ],
+    "ss21_delete_series_without_obs.xml": [DatasetStart(0, MIGR, "Delete", {}, "line 12")],
+    "ss21_two_datasets.xml": [  # the header's DataSetAction is the default
+        DatasetStart(
+            0,
+            StructureRef(StructureKind.DATAFLOW, "DSM", "MIGR_IMM", "1.0", "TIME_PERIOD"),
+            "Append",
+            {},
+            "line 16",
+        ),  # fmt: skip
+        DatasetStart(
+            1,
+            StructureRef(
+                StructureKind.PROVISIONAGREEMENT, "DSM", "PA_KZ_EMI", "1.0", "TIME_PERIOD"
+            ),
+            "Merge",
+            {},
+            "line 19",
+        ),  # fmt: skip
+    ],
+    "generic21_series.xml": [
+        DatasetStart(0, MIGR, "Append", {"SOURCE": "Border register"}, "line 12")
+    ],  # fmt: skip
+    "ss30_series.xml": [
+        DatasetStart(
+            0,
+            StructureRef(StructureKind.DATAFLOW, "DSM", "MIGR_IMM", "1.0.0", "TIME_PERIOD"),
+            "Merge",
+            {"UNIT_MULT": "0", "SOURCE": "Border register;Census"},
+            "line 12",
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_datasets(name: str) -> None:
+    events = read(name)
+    assert [e for e in events if isinstance(e, DatasetStart)] == DATASETS[name]
+    assert isinstance(events[0], MessageStart)
+    # every chunk comes after its DatasetStart
+    seen: set[int] = set()
+    for event in events:
+        if isinstance(event, DatasetStart):
+            seen.add(event.index)
+        elif isinstance(event, Chunk):
+            assert event.dataset in seen
+
+
+def test_message_start() -> None:
+    (start,) = [e for e in read("ss21_series.xml") if isinstance(e, MessageStart)]
+    assert start == MessageStart(
+        "IMM-2024-1",
+        "KZ_STAT",
+        {"STR1": StructureRef(StructureKind.DATAFLOW, "DSM", "MIGR_IMM", "1.0", "TIME_PERIOD")},
+        "sdmx-ml-2.1-structurespecific",
+    )
+
+
+GROUPS = {
+    # structure-specific groups cannot be split into key and attributes without the DSD
+    "ss21_groups.xml": [
+        GroupAttributes(
+            0,
+            {},
+            {
+                "REF_AREA": "KZ",
+                "CITIZENSHIP": "UZ",
+                "TITLE": "Uzbek citizens arriving in Kazakhstan",
+            },
+            "line 13",
+        )  # fmt: skip
+    ],
+    "generic21_series.xml": [
+        GroupAttributes(
+            0,
+            {"REF_AREA": "KZ", "CITIZENSHIP": "UZ"},
+            {"TITLE": "Uzbek citizens arriving in Kazakhstan"},
+            "line 16",
+        )  # fmt: skip
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GROUPS))
+def test_groups(name: str) -> None:
+    assert [e for e in read(name) if isinstance(e, GroupAttributes)] == GROUPS[name]
+
+
+REFUSED = {
+    "doctype_external_entity.xml": "DOCTYPE",
+    "doctype_billion_laughs.xml": "DOCTYPE",
+    "malformed_mismatched_tag.xml": "Malformed XML: Opening and ending tag mismatch",
+    "truncated.xml": "Malformed XML",
+    "unknown_element.xml": "Unexpected element <Observation> in <Series>; expected one of",
+}
+POSITIONS = {
+    "doctype_external_entity.xml": "line 1",
+    "doctype_billion_laughs.xml": "line 1",
+    "malformed_mismatched_tag.xml": "line 15, column 13",
+    "truncated.xml": "line 16, column 1",
+    "unknown_element.xml": "line 14",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused(name: str) -> None:
+    with pytest.raises(MessageError, match=REFUSED[name]) as info:
+        read(name)
+    assert info.value.position == POSITIONS[name]
+
+
+def test_doctype_refused_after_the_first_64_kb() -> None:
+    """A prolog longer than the peeked head still meets lxml's docinfo check, with nothing expanded."""
+    body = (
+        b'<?xml version="1.0"?>\n<!--' + b"x" * 70_000 + b"-->\n"
+        b'<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
+        b'<mes:GenericData xmlns:mes="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message">'
+        b"<mes:Header><mes:ID>&e;</mes:ID></mes:Header></mes:GenericData>"
+    )
+    reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-generic")
+    with pytest.raises(MessageError, match="DOCTYPE"):
+        list(reader.read(io.BytesIO(body)))
+
+
+def test_utf16_doctype_refused() -> None:
+    body = (SAMPLES / "doctype_external_entity.xml").read_text().replace("UTF-8", "UTF-16")
+    reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-generic")
+    with pytest.raises(MessageError, match="DOCTYPE"):
+        list(reader.read(io.BytesIO(body.encode("utf-16"))))
+
+
+@pytest.mark.parametrize("body", [b"", b"   ", b"not xml at all"])
+def test_not_xml(body: bytes) -> None:
+    reader = READERS[0]
+    with pytest.raises(MessageError, match="Empty|Malformed"):
+        list(reader.read(io.BytesIO(body)))
+
+
+def test_wrong_root_is_refused() -> None:
+    body = (SAMPLES / "generic21_flat.xml").read_bytes()
+    ss = next(r for r in READERS if r.name == "sdmx-ml-2.1-structurespecific")
+    with pytest.raises(MessageError, match="not structure-specific data"):
+        list(ss.read(io.BytesIO(body)))
+
+
+SNIFFED = {
+    "ss21_series.xml": "sdmx-ml-2.1-structurespecific",
+    "generic21_series.xml": "sdmx-ml-2.1-generic",
+    "ss30_series.xml": "sdmx-ml-3.0-structurespecific",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SNIFFED))
+def test_sniff(name: str) -> None:
+    head = (SAMPLES / name).read_bytes()[:65536]
+    assert [r.name for r in READERS if r.sniff(head)] == [SNIFFED[name]]
+
+
+def test_sniff_ignores_other_xml() -> None:
+    head = b'<?xml version="1.0"?><mes:Structure xmlns:mes="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message"/>'  # noqa: E501
+    assert root_element(head) == ("http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message", "Structure")  # fmt: skip
+    assert not any(r.sniff(head) for r in READERS)
+    assert not any(r.sniff(b"FREQ,REF_AREA\nA,KZ\n") for r in READERS)
+
+
+def test_reads_a_stream_without_reading_it_whole() -> None:
+    """The reader pulls the body in blocks: a stream that refuses read() without a size still works."""
+
+    class Blocks(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            assert size is not None and size > 0, "read the whole body"
+            return super().read(size)
+
+    body = (SAMPLES / "ss21_series.xml").read_bytes()
+    reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-structurespecific")
+    assert rows(list(reader.read(Blocks(body)))) == ROWS["ss21_series.xml"]
