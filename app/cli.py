@@ -3,7 +3,7 @@
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -33,7 +33,7 @@ def settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: object) -> NoReturn:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(1)
 
@@ -108,6 +108,68 @@ def check(
         typer.echo(f"{len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"ok: {len(structure_files(targets))} files, all references resolve")
+
+
+@app.command("import")
+def import_(
+    files: Annotated[
+        list[Path], typer.Argument(help="Data messages (any supported format, .gz too).")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report only.")] = False,
+    dataflow: Annotated[
+        str | None, typer.Option(help="AGENCY:ID(VERSION) when a message names only its DSD.")
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="Submit as this user (default: the operator, with admin rights)."
+        ),
+    ] = None,
+) -> None:
+    """Import data messages exactly as `POST /rest/v2/data/` does, one submission per file."""
+    import getpass
+
+    from app.auth.tokens import Principal
+    from app.services import ingest
+
+    config = settings()
+    structures = _structures(config)
+    principal = Principal(f"cli:{getpass.getuser()}", "admin")
+    if user is not None:
+        from app.services.auth import principal_named
+
+        named = principal_named(structures.engine, user)
+        if named is None:
+            _fail(f"No user {user!r}; add it with `dsm users add`")
+        principal = named
+    failed = False
+    for path in files:
+        received = ingest.receive_file(str(path))
+        with typer.progressbar(length=received.size, label=path.name, file=sys.stderr) as bar:
+            done = [0]
+
+            def progress(position: int, bar=bar, done=done) -> None:  # noqa: B008
+                bar.update(position - done[0])
+                done[0] = position
+
+            try:
+                outcome = ingest.submit(
+                    structures.engine,
+                    structures.flows(),
+                    principal,
+                    received,
+                    media_type=None,
+                    dataflow=dataflow,
+                    dry_run=dry_run,
+                    expanded_limit=config.max_expanded_bytes,
+                    progress=progress,
+                )
+            finally:
+                received.close()
+        typer.echo(json.dumps(outcome.report(), ensure_ascii=False, indent=2))
+        failed = failed or outcome.status == "rejected"
+    if failed:
+        raise typer.Exit(1)
 
 
 @users_app.command("add")

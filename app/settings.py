@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[
         int, Field(gt=0, description="Largest request body accepted, in bytes (413 beyond).")
     ] = 200 * 1024 * 1024
+    max_expanded_bytes: Annotated[
+        int,
+        Field(
+            gt=0, description="Largest size a gzip-compressed message may expand to (413 beyond)."
+        ),
+    ] = 2 * 1024 * 1024 * 1024
     max_url_length: Annotated[
         int, Field(gt=0, description="Longest request target accepted, in characters (414 beyond).")
     ] = 8192

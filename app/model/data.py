@@ -23,6 +23,9 @@ from enum import StrEnum
 from typing import Final
 
 CHUNK_SIZE: Final = 10_000
+# Columns validation adds to a chunk: the start and end of each period (ISO 8601 date-times).
+PERIOD_START: Final = "__period_start"
+PERIOD_END: Final = "__period_end"
 TIME_PERIOD: Final = "TIME_PERIOD"
 OBS_VALUE: Final = "OBS_VALUE"
 

@@ -39,3 +39,10 @@ def authenticate(engine: Engine, secret: bytes, token: str) -> Principal | None:
     with engine.begin() as conn:
         row = store.principal_row(conn, digest(secret, token), datetime.now(UTC))
     return Principal(*row) if row else None
+
+
+def principal_named(engine: Engine, name: str) -> Principal | None:
+    """The principal of a user, by name (the CLI acts as a user with `--as`)."""
+    with engine.connect() as conn:
+        row = store.user_row(conn, name)
+    return Principal(*row) if row else None

@@ -24,10 +24,12 @@ from sqlalchemy import Engine
 from app.errors import Conflict, Invalid, NotFound
 from app.formats.media import MediaType
 from app.formats.sdmxml import NS21, NS30
+from app.model.dsd import CompiledFlow
 from app.model.query import StructureQuery
 from app.model.structure import Header, Shaped, StructureResponse
 from app.readers.references import SCHEME_CLASSES, Reference, declared_items, references
 from app.readers.structure import ArtefactXml, merge, parse_xml, read_artefacts
+from app.services.compile import compile_all
 from app.services.registry import Registry
 from app.storage import structures as store
 from app.writers.structure import write
@@ -242,6 +244,7 @@ class Structures:
         self._revision = -1
         self._stamp = datetime.min
         self.cache: dict[tuple, Rendered] = {}
+        self._flows: tuple[int, dict[tuple[str, str, str], CompiledFlow]] | None = None
 
     def current(self) -> tuple[Registry, int, datetime]:
         """The registry, its revision and last-change time, rebuilt if the database moved on."""
@@ -256,6 +259,14 @@ class Structures:
                     self._registry = build_registry(records)
                     self._revision, self._stamp = revision, stamp
         return self._registry, self._revision, self._stamp
+
+    def flows(self) -> dict[tuple[str, str, str], CompiledFlow]:
+        """Every dataflow compiled for validation and storage, for the current revision."""
+        registry, revision, _ = self.current()
+        cached = self._flows
+        if cached is None or cached[0] != revision:
+            cached = self._flows = (revision, compile_all(list(registry)))
+        return cached[1]
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -73,4 +74,52 @@ tokens = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # when the submission's versions become visible (its commit time; a release time once
+    # embargoes exist); None for rejected and dry-run submissions
+    Column("visible_from", DateTime(timezone=True)),
+    Column("principal", String(200), nullable=False),
+    Column("provider", String(100)),
+    Column("dataflow", String(300)),  # AGENCY:ID(VERSION) of the (first) dataflow
+    Column("action", String(100)),  # operations applied, e.g. "merge" or "merge,delete"
+    Column("format", String(60)),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),  # bytes as received
+    Column("status", String(20), nullable=False),  # accepted | rejected | dry-run
+    Column("http_status", Integer, nullable=False),
+    Column("counts", Text, nullable=False),  # JSON
+    Column("report", Text, nullable=False),  # JSON: the whole report as answered
+    Column("reverts", Integer),  # the submission this one reverted
+)
+
+# The original message of each accepted submission, gzip-compressed, in pieces of up to 1 MiB.
+submission_blobs = Table(
+    "submission_blobs",
+    metadata,
+    Column(
+        "submission_id", Integer, ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# Dataset-level attribute values, versioned like observations.
+dataset_attributes = Table(
+    "dataset_attributes",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("dataflow", String(300), nullable=False),
+    Column("attribute", String(100), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("provider", String(100)),
+    Column("opened_by", Integer, nullable=False),
+    Column("closed_by", Integer),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_to", DateTime(timezone=True)),
 )

@@ -48,3 +48,10 @@ def principal_row(
         return None
     conn.execute(update(tokens).where(tokens.c.pk == row.pk).values(last_used_at=now))
     return row.name, row.role, row.provider
+
+
+def user_row(conn: Connection, name: str) -> tuple[str, str, str | None] | None:
+    row = conn.execute(
+        select(users.c.name, users.c.role, users.c.provider).where(users.c.name == name)
+    ).first()
+    return tuple(row) if row else None  # type: ignore[return-value]

@@ -1,0 +1,138 @@
+"""Data submission (`POST /rest/v2/data/`, the SDMX REST maintenance draft) and the submission
+history under `/api/submissions`."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.api.deps import AdminDep, EngineDep, PrincipalDep, SettingsDep, StructuresDep
+from app.auth.tokens import Principal
+from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from app.services import ingest
+from app.storage import submissions as history
+
+router = APIRouter(tags=["data submission"])
+
+_RESPONSES = {
+    200: {"description": "Accepted without change, or a dry run: the report"},
+    201: {"description": "Accepted and stored: the report"},
+    400: {"description": "Malformed message (with its position)"},
+    401: {"description": "No or bad token"},
+    403: {"description": "Outside the provider's scope, or not allowed to write"},
+    404: {"description": "Unknown structure"},
+    413: {"description": "Too large"},
+    422: {"description": "Invalid content: the report lists every finding; nothing stored"},
+}
+
+
+def _writer(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthorized("Submitting data needs a bearer token")
+    if principal.role not in ("admin", "provider"):
+        raise Forbidden(f"User {principal.name!r} ({principal.role}) may not submit data")
+    return principal
+
+
+async def _spool(request: Request, limit: int) -> ingest.Received:
+    content_type = request.headers.get("content-type", "")
+    gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
+    if content_type.startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10, max_part_size=limit) as form:
+            upload = next((v for v in form.values() if hasattr(v, "read")), None)
+            if upload is None:
+                raise BadRequest("The multipart upload holds no file part")
+            spool = ingest.Spool(limit)
+            while piece := await upload.read(1024 * 1024):
+                spool.write(piece)
+            name = (upload.filename or "").lower()
+            received = spool.finish(gzipped or name.endswith(".gz"))
+            received.media_type = upload.content_type  # type: ignore[attr-defined]
+            return received
+    spool = ingest.Spool(limit)
+    async for piece in request.stream():
+        spool.write(piece)
+    if spool.size == 0:
+        raise BadRequest("Empty request body; send an SDMX data message")
+    received = spool.finish(gzipped)
+    received.media_type = content_type  # type: ignore[attr-defined]
+    return received
+
+
+@router.post("/rest/v2/data", responses=_RESPONSES, summary="Submit a data message")
+async def submit(
+    request: Request,
+    structures: StructuresDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    dataflow: Annotated[
+        str | None,
+        Query(description="AGENCY:ID(VERSION), needed when the message names only a DSD"),
+    ] = None,
+    dryRun: Annotated[bool, Query(description="Validate and report, store nothing")] = False,  # noqa: N803
+) -> Response:
+    """Validate a data message (SDMX-ML 2.1/3.0, SDMX-CSV 1.0/2.0/2.1, SDMX-JSON 1.0/2.0; body or
+    multipart file; gzip accepted) and store it as one transaction."""
+    writer = _writer(principal)
+    received = await _spool(request, settings.max_body_bytes)
+    try:
+        outcome = ingest.submit(
+            structures.engine,
+            structures.flows(),
+            writer,
+            received,
+            media_type=getattr(received, "media_type", None),
+            dataflow=dataflow,
+            dry_run=dryRun,
+            expanded_limit=settings.max_expanded_bytes,
+        )
+    finally:
+        received.close()
+    headers = {"Location": f"/api/submissions/{outcome.id}"}
+    return JSONResponse(outcome.report(), status_code=outcome.http_status, headers=headers)
+
+
+def _visible(principal: Principal | None) -> Principal | None:
+    """The principal whose own submissions are listed; None = all (admin)."""
+    if principal is None:
+        raise Unauthorized("The submission history needs a bearer token")
+    if principal.is_admin:
+        return None
+    if principal.role != "provider":
+        raise Forbidden("Only providers and admins have a submission history")
+    return principal
+
+
+@router.get("/api/submissions", summary="The submission history (own, or all for an admin)")
+def listing(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict]:
+    with engine.connect() as conn:
+        return history.listing(conn, _visible(principal), limit, offset)
+
+
+@router.get("/api/submissions/{submission}", summary="One submission and its report")
+def one(submission: int, engine: EngineDep, principal: PrincipalDep) -> dict:
+    own = _visible(principal)
+    with engine.connect() as conn:
+        found = history.get(conn, submission)
+    if found is None or (own is not None and found["principal"] != own.name):
+        raise NotFound(f"No submission {submission}")
+    return found
+
+
+@router.post(
+    "/api/submissions/{submission}/revert",
+    status_code=201,
+    summary="Revert a submission (admin): a new submission restoring the state before it",
+)
+def revert(submission: int, structures: StructuresDep, principal: AdminDep) -> JSONResponse:
+    outcome = ingest.revert(structures.engine, structures.flows(), principal, submission)
+    return JSONResponse(
+        outcome.report(),
+        status_code=outcome.http_status,
+        headers={"Location": f"/api/submissions/{outcome.id}"},
+    )

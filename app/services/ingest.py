@@ -1,0 +1,469 @@
+"""Data submission: a message in, validated against its structure, applied to the versioned store
+in one transaction, and a complete report out. Every message becomes a submission record.
+
+    body (spooled, hashed, size-capped; gzip expanded with a ceiling)
+      -> reader (by media type or first bytes) -> events
+      -> validator (per chunk) -> staging table (per dataset)
+      -> set-based checks (duplicates, series attributes) -> apply -> counts
+    errors anywhere: roll back everything, record a rejected submission with its findings.
+A dry run takes the same path and rolls back at the end, so its counts are what would happen.
+"""
+
+import gzip
+import hashlib
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from sqlalchemy import Connection, Engine, text
+
+from app.auth.tokens import Principal
+from app.errors import BadRequest, Conflict, DsmError, Forbidden, NotFound, TooLarge
+from app.model.actions import Operation, operation_for
+from app.model.data import (
+    Chunk,
+    DatasetStart,
+    GroupAttributes,
+    MessageError,
+    MessageStart,
+    StructureKind,
+)
+from app.model.dsd import CompiledFlow
+from app.readers.registry import find as find_reader
+from app.storage import observations as store
+from app.storage import submissions as history
+from app.validation.findings import Findings
+from app.validation.validator import Validator
+
+HEAD_BYTES = 64 * 1024
+BLOB_PIECE = 1024 * 1024
+
+
+@dataclass
+class Received:
+    """A request body spooled to a temporary file: its digest, size and whether it is gzip."""
+
+    file: BinaryIO
+    sha256: str
+    size: int
+    gzipped: bool
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Spool:
+    """Collects a body piece by piece (sync or async callers), hashing it; 413 beyond `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.file = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115 - Received.close
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            self.file.close()
+            raise TooLarge(f"The message is larger than the limit of {self.limit} bytes")
+        self.digest.update(piece)
+        self.file.write(piece)
+
+    def finish(self, gzipped: bool = False) -> Received:
+        self.file.seek(0)
+        magic = self.file.read(2)
+        self.file.seek(0)
+        return Received(
+            self.file, self.digest.hexdigest(), self.size, gzipped or magic == b"\x1f\x8b"
+        )
+
+
+def receive(pieces: Iterator[bytes], limit: int, gzipped: bool = False) -> Received:
+    """Spool a body from an iterator of byte pieces."""
+    spool = Spool(limit)
+    for piece in pieces:
+        spool.write(piece)
+    return spool.finish(gzipped)
+
+
+class _Capped(io.RawIOBase):
+    """Reads a decompressed stream, refusing to expand beyond `limit` bytes (gzip bombs), and
+    telling `progress` how many bytes of the received file have been consumed."""
+
+    def __init__(
+        self, raw: BinaryIO, limit: int, progress: Callable[[int], None] | None, received: BinaryIO
+    ) -> None:
+        self.raw, self.limit, self.count = raw, limit, 0
+        self.progress, self.received = progress, received
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.raw.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise TooLarge(f"The message expands to more than the limit of {self.limit} bytes")
+        buffer[: len(data)] = data
+        if self.progress is not None:
+            self.progress(self.received.tell())
+        return len(data)
+
+
+def open_body(
+    received: Received, expanded_limit: int, progress: Callable[[int], None] | None = None
+) -> io.BufferedReader:
+    received.file.seek(0)
+    raw: BinaryIO = (
+        gzip.GzipFile(fileobj=received.file, mode="rb") if received.gzipped else received.file
+    )
+    capped = _Capped(raw, expanded_limit, progress, received.file)
+    return io.BufferedReader(capped, buffer_size=HEAD_BYTES)
+
+
+def receive_file(path: str) -> Received:
+    """A file on disk as a received message (hashed in one pass, read in place)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+            size += len(block)
+    file = open(path, "rb")  # noqa: SIM115 - closed by Received.close
+    gzipped = file.read(2) == b"\x1f\x8b"
+    file.seek(0)
+    return Received(file, digest.hexdigest(), size, gzipped)
+
+
+@dataclass
+class Outcome:
+    """The report of one submission (docs/submission-report.schema.json)."""
+
+    id: int
+    status: str
+    http_status: int
+    counts: store.Counts
+    findings: Findings
+    dataflow: str | None = None
+    format: str | None = None
+    operations: list[str] = field(default_factory=list)
+
+    def report(self) -> dict:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "dataflow": self.dataflow,
+            "format": self.format,
+            "actions": self.operations,
+            "counts": self.counts.__dict__,
+            "findings": self.findings.as_list(),
+            "total_findings": self.findings.total,
+            "truncated": self.findings.truncated,
+        }
+
+
+@dataclass
+class _Dataset:
+    start: DatasetStart
+    flow: CompiledFlow
+    op: Operation
+    tables: store.FlowTables
+    rows: int = 0
+
+
+class _Run:
+    """One submission being read and applied inside one transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        flows: dict,
+        principal: Principal,
+        dataflow: str | None,
+        findings: Findings,
+        submission: int,
+        at: datetime,
+    ) -> None:
+        self.conn, self.flows, self.principal = conn, flows, principal
+        self.override = dataflow
+        self.findings, self.submission, self.at = findings, submission, at
+        self.counts = store.Counts()
+        self.reader_name = ""
+        self.header: MessageStart | None = None
+        self.dataset: _Dataset | None = None
+        self.validator: Validator | None = None
+        self.first_flow: CompiledFlow | None = None
+        self.operations: list[str] = []
+
+    # -- resolving the structure ----------------------------------------------------------------
+    def flow_for(self, start: DatasetStart) -> CompiledFlow:
+        if self.override:
+            return self._lookup(StructureKind.DATAFLOW, *_parse_flow(self.override))
+        ref = start.structure
+        if ref is None:
+            raise NotFound("The message names no structure; add ?dataflow=AGENCY:ID(VERSION)")
+        if ref.kind == StructureKind.DATASTRUCTURE:
+            users = [
+                f
+                for f in self.flows.values()
+                if f.dsd[1] == ref.id and (ref.agency in (None, f.dsd[0]))
+            ]
+            if len(users) != 1:
+                raise NotFound(
+                    f"The message names only the DSD {ref.id}; add ?dataflow= "
+                    f"(one of {', '.join(f.ref for f in users) or 'no dataflow'})"
+                )
+            return users[0]
+        return self._lookup(ref.kind, ref.agency, ref.id, ref.version)
+
+    def _lookup(
+        self, kind: StructureKind, agency: str | None, ident: str, version: str | None
+    ) -> CompiledFlow:
+        if kind == StructureKind.PROVISIONAGREEMENT:
+            raise NotFound(f"Provision agreement {ident}: name the dataflow with ?dataflow=")
+        matches = [
+            f
+            for (a, i, v), f in self.flows.items()
+            if i == ident and agency in (None, a) and version in (None, v, "latest")
+        ]
+        if not matches:
+            raise NotFound(f"Unknown dataflow {agency or '*'}:{ident}({version or 'latest'})")
+        return max(matches, key=lambda f: f.version)
+
+    def scope(self, flow: CompiledFlow) -> dict[str, frozenset[str]] | None:
+        if self.principal.is_admin:
+            return None
+        if self.principal.role != "provider":
+            raise Forbidden(
+                f"User {self.principal.name!r} ({self.principal.role}) may not submit data"
+            )
+        scope = flow.provider_scopes.get(self.principal.provider or "")
+        if scope is None:
+            raise Forbidden(
+                f"Data provider {self.principal.provider} has no provision agreement for {flow.ref}"
+            )
+        return scope
+
+    # -- events ---------------------------------------------------------------------------------
+    def handle(self, event: object, dry_run: bool) -> None:
+        if isinstance(event, Chunk):
+            self._chunk(event)
+        elif isinstance(event, DatasetStart):
+            self.finish_dataset(dry_run)
+            self._start(event)
+        elif isinstance(event, MessageStart):
+            self.header, self.reader_name = event, event.format
+        elif isinstance(event, GroupAttributes):
+            self._group(event)
+
+    def _start(self, start: DatasetStart) -> None:
+        flow = self.flow_for(start)
+        op = operation_for(self.reader_name, start.action)
+        self.first_flow = self.first_flow or flow
+        if op.value not in self.operations:
+            self.operations.append(op.value)
+        scope = self.scope(flow)
+        self.validator = Validator(flow, scope, self.findings)
+        self.validator.dataset(start, op)
+        tables = store.tables_for(flow)
+        store.ensure(self.conn, tables)
+        self.dataset = _Dataset(start, flow, op, tables)
+
+    def _chunk(self, chunk: Chunk) -> None:
+        if self.dataset is None or self.validator is None:
+            raise MessageError("Observations before any dataset")
+        checked = self.validator.chunk(chunk, self.dataset.op)
+        if not self.findings.has_errors:
+            store.stage(self.conn, self.dataset.tables, checked, self.dataset.op, self.dataset.rows)
+        self.dataset.rows += len(chunk)
+
+    def _group(self, group: GroupAttributes) -> None:
+        columns: dict[str, list[str | None]] = {k: [v] for k, v in group.key.items()}
+        columns.update({k: [v] for k, v in group.attributes.items()})
+        self._chunk(Chunk(group.dataset, columns, [group.position]))
+
+    def finish_dataset(self, dry_run: bool) -> None:
+        dataset, self.dataset = self.dataset, None
+        if dataset is not None and self.validator is not None:
+            self.validator.finish()
+        if dataset is None or self.findings.has_errors:
+            return
+        if dataset.op == Operation.DELETE and dataset.rows == 0:  # an empty Delete: all of it
+            store.stage(
+                self.conn,
+                dataset.tables,
+                Chunk(dataset.start.index, {}, [dataset.start.position]),
+                dataset.op,
+                0,
+            )
+        for key, count in store.duplicates(self.conn, dataset.tables, 100):
+            self.findings.error(
+                "duplicate-observation",
+                f"Observation {key} is given {count} times in one dataset",
+                series_key=key,
+            )
+        for key, attribute in store.inconsistent_series(self.conn, dataset.tables, 100):
+            self.findings.error(
+                "inconsistent-attribute",
+                f"Series {key} has more than one value of {attribute}",
+                series_key=key,
+                component=attribute,
+            )
+        if self.findings.has_errors:
+            return
+        provider = self.principal.provider
+        self.counts.add(
+            store.apply(
+                self.conn,
+                dataset.tables,
+                dataflow=dataset.flow.ref,
+                op=dataset.op,
+                submission=self.submission,
+                at=self.at,
+                provider=provider,
+                scope=self.validator.scope if self.validator else None,
+            )
+        )
+
+
+def _parse_flow(text_: str) -> tuple[str | None, str, str | None]:
+    """`AGENCY:ID(VERSION)`, `AGENCY,ID,VERSION`, `AGENCY,ID` or `ID`."""
+    text_ = text_.strip()
+    if ":" in text_ or "(" in text_:
+        agency, _, rest = text_.rpartition(":")
+        ident, _, version = rest.partition("(")
+        return agency or None, ident, version.rstrip(")") or None
+    parts = text_.split(",")
+    if len(parts) == 1:
+        return None, parts[0], None
+    return parts[0] or None, parts[1], (parts[2] if len(parts) > 2 else None)
+
+
+def submit(
+    engine: Engine,
+    flows: dict,
+    principal: Principal,
+    received: Received,
+    *,
+    media_type: str | None,
+    dataflow: str | None = None,
+    dry_run: bool = False,
+    expanded_limit: int,
+    finding_cap: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Validate and apply one message; always leaves a submission record behind."""
+    findings = Findings(cap=finding_cap)
+    created = datetime.now(UTC)
+    outcome: Outcome | None = None
+    error: DsmError | None = None
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # one writer at a time per database
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+            submission = history.open(conn, created, principal, received.sha256, received.size)
+            run = _Run(conn, flows, principal, dataflow, findings, submission, datetime.now(UTC))
+            body = open_body(received, expanded_limit, progress)
+            reader = find_reader(media_type, body.peek(HEAD_BYTES)[:HEAD_BYTES])
+            run.reader_name = reader.name
+            for event in reader.read(body):
+                run.handle(event, dry_run)
+            run.finish_dataset(dry_run)
+            flow_ref = run.first_flow.ref if run.first_flow else None
+            if findings.has_errors or dry_run:
+                status = "rejected" if findings.has_errors else "dry-run"
+                http = (403 if findings.has_scope_errors else 422) if findings.has_errors else 200
+                counts = run.counts if not findings.has_errors else store.Counts()
+                outcome = Outcome(
+                    0, status, http, counts, findings, flow_ref, reader.name, run.operations
+                )
+                conn.rollback()
+            else:
+                changed = run.counts.inserted + run.counts.updated + run.counts.deleted
+                outcome = Outcome(
+                    submission,
+                    "accepted",
+                    201 if changed else 200,
+                    run.counts,
+                    findings,
+                    flow_ref,
+                    reader.name,
+                    run.operations,
+                )
+                history.close(conn, submission, outcome, run.at)
+                history.keep_message(conn, submission, received, BLOB_PIECE)
+    except MessageError as exc:
+        findings.error("malformed-message", exc.message, position=exc.position or None)
+        error = BadRequest(str(exc))
+    except DsmError as exc:
+        findings.error(_code(exc), exc.detail)
+        error = exc
+    if outcome is None or outcome.status != "accepted":
+        status = outcome.status if outcome else "rejected"
+        http = outcome.http_status if outcome else (error.status if error else 500)
+        counts = outcome.counts if outcome else store.Counts()
+        outcome = Outcome(
+            0,
+            status,
+            http,
+            counts,
+            findings,
+            outcome.dataflow if outcome else dataflow,
+            outcome.format if outcome else None,
+            outcome.operations if outcome else [],
+        )
+        with engine.begin() as conn:
+            outcome.id = history.record(
+                conn, created, principal, received.sha256, received.size, outcome
+            )
+    return outcome
+
+
+def _code(exc: DsmError) -> str:
+    return {404: "unknown-structure", 403: "forbidden", 413: "too-large"}.get(
+        exc.status, "rejected"
+    )
+
+
+def report_json(outcome: Outcome) -> bytes:
+    return json.dumps(outcome.report(), ensure_ascii=False).encode()
+
+
+def revert(engine: Engine, flows: dict, principal: Principal, submission: int) -> Outcome:
+    """A new submission that restores, for every key `submission` touched, the state before it
+    (unless a later submission has changed that key since: then the later state stays)."""
+    with engine.begin() as conn:
+        found = history.get(conn, submission)
+        if found is None:
+            raise NotFound(f"No submission {submission}")
+        if found["status"] != "accepted":
+            raise Conflict(f"Submission {submission} is {found['status']}: nothing to revert")
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+        created = datetime.now(UTC)
+        digest = hashlib.sha256(f"revert:{submission}".encode()).hexdigest()
+        new = history.open(conn, created, principal, digest, 0)
+        counts = store.Counts()
+        seen: set[str] = set()
+        for flow in flows.values():
+            tables = store.tables_for(flow)
+            if tables.obs.name in seen or not store.exists(conn, tables):
+                continue
+            seen.add(tables.obs.name)
+            counts.add(store.revert(conn, tables, submission, new, created, principal.provider))
+        changed = counts.inserted + counts.updated + counts.deleted
+        outcome = Outcome(
+            new,
+            "accepted",
+            201 if changed else 200,
+            counts,
+            Findings(),
+            found["dataflow"],
+            "revert",
+            ["revert"],
+        )
+        history.close(conn, new, outcome, created, reverts=submission)
+    return outcome
