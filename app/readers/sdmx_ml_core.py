@@ -109,13 +109,17 @@ class _Chained:
         return self._stream.read(size)
 
 
-def iterparse(stream: BinaryIO) -> Iterator[tuple[str, etree._Element]]:
-    """(event, element) pairs from a safe, streaming parse; syntax errors become MessageError."""
+def iterparse(stream: BinaryIO) -> etree.iterparse:
+    """A safe, streaming parse of a body: entities off, no network, no DTD, DOCTYPE refused.
+
+    The caller iterates it and turns `etree.XMLSyntaxError` into MessageError with `syntax_error`;
+    it must also check the root element with `refuse_doctype_after` (for prologs longer than the
+    peeked head, or in encodings the byte check does not read)."""
     head = stream.read(HEAD_SIZE)
     if not head.strip():
         raise MessageError("Empty data message; expected an SDMX-ML document", "line 1")
     refuse_doctype(head)
-    events = etree.iterparse(
+    return etree.iterparse(
         _Chained(head, stream),
         events=(START, END),
         resolve_entities=False,
@@ -125,18 +129,18 @@ def iterparse(stream: BinaryIO) -> Iterator[tuple[str, etree._Element]]:
         remove_comments=True,
         remove_pis=True,
     )
-    try:
-        first = True
-        for event, elem in events:
-            if first:
-                first = False
-                if elem.getroottree().docinfo.doctype:
-                    raise MessageError("DOCTYPE declarations are not accepted in data messages")
-            yield event, elem
-    except etree.XMLSyntaxError as exc:
-        lineno, column = exc.position if exc.position else (exc.lineno, 0)
-        message = _LXML_POSITION.sub("", exc.msg)
-        raise MessageError(f"Malformed XML: {message}", f"line {lineno}, column {column}") from exc
+
+
+def refuse_doctype_after(root: etree._Element) -> None:
+    """At the root's start event libxml2 has read the prolog but no entity reference after it."""
+    if root.getroottree().docinfo.doctype:
+        raise MessageError("DOCTYPE declarations are not accepted in data messages", line(root))
+
+
+def syntax_error(exc: etree.XMLSyntaxError) -> MessageError:
+    lineno, column = exc.position if exc.position else (exc.lineno, 0)
+    message = _LXML_POSITION.sub("", exc.msg)
+    return MessageError(f"Malformed XML: {message}", f"line {lineno}, column {column}")
 
 
 # --- header -------------------------------------------------------------------------------------
@@ -206,7 +210,7 @@ class MLParser:
         self.pending: DatasetStart | None = None  # a DatasetStart waiting for its attributes
         self.builder = RunChunkBuilder(0, chunk_size)
         self.skipping: etree._Element | None = None
-        self.handlers: dict[tuple[str, str], Handler] = {}
+        self.handlers: dict[tuple[str, str], Handler | None] = {}
         for tag in self.dataset_tags:
             self.on(tag, self.dataset_start, self.dataset_end)
         for tag in self.skipped_tags:
@@ -214,27 +218,33 @@ class MLParser:
         self.table = self.handlers
 
     def on(self, tag: str, start: Handler | None, end: Handler | None) -> None:
-        """Register both events of an element (an event without a handler does nothing)."""
-        self.handlers[(tag, START)] = start or _nothing
-        self.handlers[(tag, END)] = end or _nothing
+        """Register both events of an element (None: a known element, nothing to do then)."""
+        self.handlers[(tag, START)] = start
+        self.handlers[(tag, END)] = end
 
     # The loop. Output goes to `self.out`, which is drained after every event.
     def run(self, stream: BinaryIO) -> Iterator[Event]:
         out = self.out
-        root_seen = False
-        for event, elem in iterparse(stream):
-            if not root_seen:
-                root_seen = True
-                self.root(elem)
-                continue
-            handler = self.table.get((elem.tag, event))
-            if handler is None:
-                self.unknown(event, elem)
-            else:
-                handler(elem)
-            if out:
-                yield from out
-                out.clear()
+        events = iterparse(stream)
+        try:
+            for event, elem in events:
+                table = self.table  # swapped while a subtree is skipped
+                handler = table.get((elem.tag, event), _unknown)
+                if handler is None:  # known element, nothing to do at this event
+                    continue
+                if handler is _unknown:
+                    if elem.getparent() is None and event == START:
+                        refuse_doctype_after(elem)
+                        self.root(elem)
+                    else:
+                        self.unknown(event, elem)
+                else:
+                    handler(elem)
+                if out:
+                    yield from out
+                    out.clear()
+        except etree.XMLSyntaxError as exc:
+            raise syntax_error(exc) from exc
         if self.message is None:  # a message without data sets still says what it was
             yield MessageStart(format=self.format_name)
 
@@ -367,8 +377,8 @@ class RunChunkBuilder(ChunkBuilder):
         self._positions.extend(map("line {}".format, lines))
 
 
-def _nothing(elem: etree._Element) -> None:
-    return None
+def _unknown(elem: etree._Element) -> None:
+    """Marks a (tag, event) missing from the table."""
 
 
 def release(elem: etree._Element) -> None:
@@ -377,6 +387,16 @@ def release(elem: etree._Element) -> None:
     previous = elem.getprevious()
     if previous is not None:
         elem.getparent().remove(previous)
+
+
+def drop_before(elem: etree._Element) -> None:
+    """Free the already-read siblings before an element. Not `del parent[:-1]`: iterparse parses
+    ahead, so the tree may already hold siblings after `elem` whose events are still to come."""
+    parent = elem.getparent()
+    if parent is not None:
+        index = parent.index(elem)
+        if index:
+            del parent[:index]
 
 
 def without_missing(values: dict[str, str | None]) -> dict[str, str | None]:

@@ -29,6 +29,7 @@ from app.readers.sdmx_ml_core import (
     SS30,
     XML_LANG,
     MLParser,
+    drop_before,
     line,
     local,
     release,
@@ -36,6 +37,7 @@ from app.readers.sdmx_ml_core import (
 )
 
 MULTI_VALUE_SEPARATOR: Final = ";"
+RUN_LIMIT: Final = 1024  # observations held in a run (and as cleared elements) before merging
 
 
 def _components(elem: etree._Element) -> dict[str, str | None]:
@@ -80,7 +82,7 @@ class StructureSpecificParser(MLParser):
         self.run_plain = True
         self.run_rows: list[list[str]] = []
         self.run_lines: list[int] = []
-        self.room = chunk_size  # rows the builder takes before the chunk is full
+        self.room = min(chunk_size, RUN_LIMIT)  # rows the current run may still take
         self.on("Series", self.series_start, self.series_end)
         self.on("Obs", None, self.obs_end)
         self.on("Group", None, self.group_end)
@@ -110,7 +112,7 @@ class StructureSpecificParser(MLParser):
         return {k: v for k, v in elem.attrib.items() if k[0] != "{" and k not in skip}
 
     def dataset_began(self, structure: StructureRef | None) -> None:
-        self.room = self.chunk_size
+        self.room = min(self.chunk_size, RUN_LIMIT)
 
     def series_start(self, elem: etree._Element) -> None:
         self.begin()
@@ -147,7 +149,8 @@ class StructureSpecificParser(MLParser):
             self.end_run(elem)
             self.builder.add(line(elem), self.series, without_missing(_components(elem)))
             self.flush_if_full()
-            self.room = self.chunk_size - self.builder.rows
+            self.room = min(self.chunk_size - self.builder.rows, RUN_LIMIT)
+            drop_before(elem)
         self.series_rows += 1
         elem.clear()
 
@@ -159,12 +162,13 @@ class StructureSpecificParser(MLParser):
             self.run_rows, self.run_lines = [], []
             self.flush_if_full()
             if last is not None:
-                del last.getparent()[:-1]
-        self.room = self.chunk_size - self.builder.rows
+                drop_before(last)
+        self.room = min(self.chunk_size - self.builder.rows, RUN_LIMIT)
 
     def group_end(self, elem: etree._Element) -> None:
         self.begin()
-        values = {k: v for k, v in _components(elem).items() if v is not None}
+        # `type` names the group (as xsi:type does); it is not a component.
+        values = {k: v for k, v in _components(elem).items() if v is not None and k != "type"}
         self.out.append(GroupAttributes(self.index, {}, values, line(elem)))
         release(elem)
 
