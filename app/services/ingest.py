@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from app.auth.tokens import Principal
 from app.errors import BadRequest, Conflict, DsmError, Forbidden, NotFound, TooLarge
@@ -39,6 +41,7 @@ from app.storage import submissions as history
 from app.validation.findings import Findings
 from app.validation.validator import Validator
 
+log = logging.getLogger("dsm.ingest")
 HEAD_BYTES = 64 * 1024
 BLOB_PIECE = 1024 * 1024
 
@@ -354,6 +357,7 @@ def submit(
     expanded_limit: int,
     finding_cap: int = 1000,
     progress: Callable[[int], None] | None = None,
+    lock_timeout: float = 30,
 ) -> Outcome:
     """Validate and apply one message; always leaves a submission record behind."""
     findings = Findings(cap=finding_cap)
@@ -362,8 +366,7 @@ def submit(
     error: DsmError | None = None
     try:
         with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # one writer at a time per database
-                conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+            _writer_lock(conn, lock_timeout)
             submission = history.open(conn, created, principal, received.sha256, received.size)
             run = _Run(conn, flows, principal, dataflow, findings, submission, datetime.now(UTC))
             body = open_body(received, expanded_limit, progress)
@@ -395,6 +398,13 @@ def submit(
                 )
                 history.close(conn, submission, outcome, run.at)
                 history.keep_message(conn, submission, received, BLOB_PIECE)
+    except OperationalError as exc:
+        if not _is_lock_timeout(exc):
+            raise
+        error = Conflict(
+            "Another submission is being written and did not finish in time; send the message again"
+        )
+        findings.error("busy", error.detail)
     except MessageError as exc:
         findings.error("malformed-message", exc.message, position=exc.position or None)
         error = BadRequest(str(exc))
@@ -415,11 +425,32 @@ def submit(
             outcome.format if outcome else None,
             outcome.operations if outcome else [],
         )
-        with engine.begin() as conn:
-            outcome.id = history.record(
-                conn, created, principal, received.sha256, received.size, outcome
-            )
+        try:
+            with engine.begin() as conn:
+                outcome.id = history.record(
+                    conn, created, principal, received.sha256, received.size, outcome
+                )
+        except OperationalError as exc:  # the database cannot take even the record (locked)
+            if not _is_lock_timeout(exc):
+                raise
+            log.warning("submission of %s rejected and not recorded: %s", received.sha256, exc)
     return outcome
+
+
+def _writer_lock(conn: Connection, timeout_seconds: float) -> None:
+    """Queue behind any other write: submissions are serialised per database. SQLite has one
+    writer and waits for it (the engine's busy timeout); PostgreSQL takes an advisory lock.
+    Waiting longer than the timeout is a 409 (see `_is_lock_timeout`)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL lock_timeout = '{int(timeout_seconds * 1000)}ms'"))
+        conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    text_ = str(exc.orig).lower()
+    return (
+        "database is locked" in text_ or "lock timeout" in text_ or "canceling statement" in text_
+    )
 
 
 def _code(exc: DsmError) -> str:
@@ -441,8 +472,7 @@ def revert(engine: Engine, flows: dict, principal: Principal, submission: int) -
             raise NotFound(f"No submission {submission}")
         if found["status"] != "accepted":
             raise Conflict(f"Submission {submission} is {found['status']}: nothing to revert")
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+        _writer_lock(conn, 30)
         created = datetime.now(UTC)
         digest = hashlib.sha256(f"revert:{submission}".encode()).hexdigest()
         new = history.open(conn, created, principal, digest, 0)
