@@ -361,3 +361,67 @@ def test_reads_a_stream_without_reading_it_whole() -> None:
     body = (SAMPLES / "ss21_series.xml").read_bytes()
     reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-structurespecific")
     assert rows(list(reader.read(Blocks(body)))) == ROWS["ss21_series.xml"]
+
+
+REGISTERED = {
+    "application/vnd.sdmx.structurespecificdata+xml;version=2.1": "sdmx-ml-2.1-structurespecific",
+    "application/vnd.sdmx.structurespecifictimeseriesdata+xml;version=2.1": "sdmx-ml-2.1-structurespecific-ts",  # noqa: E501
+    "application/vnd.sdmx.genericdata+xml;version=2.1": "sdmx-ml-2.1-generic",
+    "application/vnd.sdmx.generictimeseriesdata+xml;version=2.1": "sdmx-ml-2.1-generic-ts",
+    "application/vnd.sdmx.data+xml;version=3.0.0": "sdmx-ml-3.0-structurespecific",
+    "application/vnd.sdmx.data+xml; version=3.0": "sdmx-ml-3.0-structurespecific",
+}
+
+
+@pytest.mark.parametrize("media_type", sorted(REGISTERED))
+def test_registered_by_media_type(media_type: str) -> None:
+    registry = pytest.importorskip("app.readers.registry")
+    assert registry.find(media_type, b"").name == REGISTERED[media_type]
+
+
+@pytest.mark.parametrize("name", sorted(SNIFFED))
+def test_registered_by_first_bytes(name: str) -> None:
+    registry = pytest.importorskip("app.readers.registry")
+    head = (SAMPLES / name).read_bytes()[:65536]
+    assert registry.find("application/xml", head).name == SNIFFED[name]
+
+
+def big_message(series: int, observations: int) -> bytes:
+    """Series with some OBS_STATUS (runs break), or one flat list with NaN (the row-by-row path)."""
+    head = (SAMPLES / "ss21_flat.xml").read_text().split("<mes:DataSet")[0]
+    parts = [head, '<mes:DataSet ss:structureRef="DSD_MIGR">\n']
+    status = ' OBS_STATUS="E"'
+    for s in range(series):
+        if series > 1:
+            parts.append(f'<Series FREQ="A" REF_AREA="KZ" CITIZENSHIP="C{s}">\n')
+        for o in range(observations):
+            if series > 1:
+                extra = status if o % 7 == 0 else ""
+                parts.append(f'<Obs TIME_PERIOD="{1000 + o}" OBS_VALUE="{o}"{extra}/>\n')
+            else:
+                value = "NaN" if o % 5 == 0 else str(o)
+                parts.append(f'<Obs FREQ="A" TIME_PERIOD="{1000 + o}" OBS_VALUE="{value}"/>\n')
+        if series > 1:
+            parts.append("</Series>\n")
+    parts.append("</mes:DataSet></mes:StructureSpecificData>\n")
+    return "".join(parts).encode()
+
+
+@pytest.mark.parametrize(("series", "observations"), [(1, 30_000), (30, 1_000)])
+def test_memory_stays_flat(series: int, observations: int) -> None:
+    """The parsed tree never holds more than a few runs of observations, however long the message."""
+    from app.readers.sdmx_ml_ss import StructureSpecific21
+
+    class Watched(StructureSpecific21):
+        def root(self, elem):  # type: ignore[no-untyped-def]
+            super().root(elem)
+            self.tree = elem
+
+    parser = Watched(1_000)
+    sizes, total = [], 0
+    for event in parser.run(io.BytesIO(big_message(series, observations))):
+        if isinstance(event, Chunk):
+            total += len(event)
+            sizes.append(sum(1 for _ in parser.tree.iter()))
+    assert total == 30_000
+    assert max(sizes) < 3_000
