@@ -88,3 +88,25 @@ def test_every_command_has_help(tmp_path, command):
     result = run([command, "--help"], tmp_path)
     assert result.returncode == 0
     assert "Usage" in result.stdout
+
+
+def test_import_with_dry_run_then_for_real(tmp_path):
+    message = tmp_path / "kaz.csv"
+    message.write_text(
+        "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,CITIZENSHIP,SEX,AGE,DATA_SOURCE,TIME_PERIOD,OBS_VALUE\n"
+        "dataflow,DSM:DF_FOREIGN_POP(1.0),I,A,KAZ,UZB,F,_T,NSO,2022,1200\n"
+        "dataflow,DSM:DF_FOREIGN_POP(1.0),I,A,KAZ,UZB,M,_T,NSO,2022,2100\n"
+    )
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+    assert run(["load", str(BUNDLED / "dsd"), str(BUNDLED / "codelists")], tmp_path).returncode == 0
+    dry = run(["import", "--dry-run", str(message)], tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["status"] == "dry-run"
+    real = run(["import", str(message)], tmp_path)
+    report = json.loads(real.stdout)
+    assert report["status"] == "accepted" and report["counts"]["inserted"] == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text(message.read_text().replace("UZB", "QQQ"))
+    rejected = run(["import", str(bad)], tmp_path)
+    assert rejected.returncode == 1
+    assert json.loads(rejected.stdout)["findings"][0]["code"] == "unknown-code"

@@ -290,8 +290,7 @@ class _Run:
 
     def finish_dataset(self, dry_run: bool) -> None:
         dataset, self.dataset = self.dataset, None
-        if dataset is not None and self.validator is not None:
-            self.validator.finish()
+        dataset_values = self.validator.finish() if dataset and self.validator else {}
         if dataset is None or self.findings.has_errors:
             return
         if dataset.op == Operation.DELETE and dataset.rows == 0:  # an empty Delete: all of it
@@ -318,6 +317,14 @@ class _Run:
         if self.findings.has_errors:
             return
         provider = self.principal.provider
+        store.set_dataset_attributes(
+            self.conn,
+            dataset.flow.ref,
+            dataset_values,
+            submission=self.submission,
+            at=self.at,
+            provider=provider,
+        )
         self.counts.add(
             store.apply(
                 self.conn,

@@ -47,6 +47,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.model.actions import Operation
 from app.model.data import PERIOD_END, PERIOD_START, Chunk
 from app.model.dsd import CompiledFlow, Level
+from app.storage.schema import dataset_attributes
 
 _metadata = MetaData()
 _tables: dict[str, "FlowTables"] = {}
@@ -539,3 +540,45 @@ def revert(
     counts.inserted = restored - both
     counts.deleted = closed - both
     return counts
+
+
+def set_dataset_attributes(
+    conn: Connection,
+    dataflow: str,
+    values: dict[str, str],
+    *,
+    submission: int,
+    at: datetime,
+    provider: str | None,
+) -> None:
+    """Dataset-level attribute values, versioned like observations (same value: no new version)."""
+    table = dataset_attributes
+    for attribute, value in values.items():
+        where = and_(
+            table.c.dataflow == dataflow, table.c.attribute == attribute, table.c.valid_to.is_(None)
+        )
+        stored = conn.execute(select(table.c.value).where(where)).scalar()
+        if stored == value:
+            continue
+        conn.execute(update(table).where(where).values(valid_to=at, closed_by=submission))
+        conn.execute(
+            table.insert().values(
+                dataflow=dataflow,
+                attribute=attribute,
+                value=value,
+                provider=provider,
+                opened_by=submission,
+                valid_from=at,
+            )
+        )
+
+
+def dataset_attribute_values(conn: Connection, dataflow: str) -> dict[str, str]:
+    """The current dataset-level attribute values of a dataflow."""
+    table = dataset_attributes
+    rows = conn.execute(
+        select(table.c.attribute, table.c.value).where(
+            table.c.dataflow == dataflow, table.c.valid_to.is_(None)
+        )
+    )
+    return dict(rows.all())

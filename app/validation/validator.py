@@ -110,17 +110,19 @@ class Validator:
             )
         dataset.values.setdefault(component.id, value)
 
-    def finish(self) -> None:
-        """End of the current dataset: report mandatory dataset-level attributes never given."""
+    def finish(self) -> dict[str, str]:
+        """End of the current dataset: report mandatory dataset-level attributes never given, and
+        return the dataset-level attribute values the dataset gave (for storage)."""
         dataset, self._current = self._current, None
         if dataset is None or dataset.operation == Operation.DELETE:
-            return
+            return {}
         for name in self._dataset_level:
             if self.flow.components[name].mandatory and name not in dataset.values:
                 location = Location(dataset.position or None, None, name, None)
                 self.findings.add(
                     "missing-attribute", location, flow=self.flow.ref, level="dataset"
                 )
+        return dataset.values
 
     # -- rows ---------------------------------------------------------------------------------
 

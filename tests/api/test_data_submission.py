@@ -271,3 +271,29 @@ def test_revert_restores_the_state_before(client, admin_token):
         "unchanged": 0,
     }
     assert snapshot(client) == before
+
+
+def test_dataset_attributes_are_stored_and_versioned(client, admin_token):
+    header = HEADER + ",COMMENT_DSET"
+    body = csv(*[row + ",Illustrative" for row in BASE], header=header)
+    assert post(client, admin_token, body).status_code == 201
+    flow = client.app.state.structures.flows()[FLOW]
+    with client.app.state.engine.connect() as conn:
+        assert store.dataset_attribute_values(conn, flow.ref) == {"COMMENT_DSET": "Illustrative"}
+    clash = csv(BASE[0] + ",One", BASE[1] + ",Two", header=header)
+    response = post(client, admin_token, clash)
+    assert response.status_code == 422
+    assert response.json()["findings"][0]["code"] == "attribute-level"
+
+
+def test_reports_follow_the_published_schema(client, admin_token):
+    import json
+
+    import jsonschema
+
+    from app.settings import BUNDLED
+
+    schema = json.loads((BUNDLED / "docs" / "submission-report.schema.json").read_text())
+    for body in (csv(*BASE), csv("A,KAZ,XXX,F,_T,NSO,2022,5,A,PS")):
+        jsonschema.validate(post(client, admin_token, body).json(), schema)
+    jsonschema.validate(post(client, admin_token, csv(*BASE), dryRun="true").json(), schema)
