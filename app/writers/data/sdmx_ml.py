@@ -1,1 +1,201 @@
-"""SDMX-ML data writers (2.1 structure-specific and generic, 3.0 structure-specific)."""
+"""SDMX-ML structure-specific data writers: 2.1 (StructureSpecificData and the TimeSeries variant)
+and 3.0 (StructureSpecificData).
+
+Every component value is an XML attribute: dimensions and series attributes on `Series`, the
+observation dimension (or, flat, the whole key), the measure and observation attributes on `Obs`,
+dataset-level attributes on `DataSet`. Missing values (None) are left out, never written as "".
+
+Order of this file: the element pieces shared by both versions, the dataset body, then the
+header and root of each version and the registered writers.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+
+from app.errors import NotAcceptable
+from app.formats.media import MediaType
+from app.model.response import DataResponse, DatasetBlock
+from app.writers.data import register
+from app.writers.data._ml import (
+    NS21,
+    NS30,
+    Escaper,
+    Layout,
+    chunked,
+    dsd_namespace,
+    flow_ref_21,
+    flow_urn,
+    layout,
+    number,
+    quote,
+    text,
+    timestamp,
+    xml_namespaces,
+)
+
+Fields = tuple[tuple[int, str], ...]
+
+
+def _prefixed(pairs: Iterable[tuple[int, str]]) -> Fields:
+    return tuple((i, f' {name}="') for i, name in pairs)
+
+
+def _attrs(row: tuple, fields: Fields, esc: Escaper) -> str:
+    out = ""
+    for i, prefix in fields:
+        value = row[i]
+        if value is not None:
+            out += prefix + esc(value) + '"'
+    return out
+
+
+def _dataset_body(rows: Iterable[tuple], lay: Layout) -> Iterator[str]:
+    """`Series`/`Obs` elements for the rows of one dataset."""
+    esc = Escaper()
+    key_fields = _prefixed(lay.obs_key)
+    obs_fields = _prefixed(lay.obs_attributes)
+    measure = lay.measure
+    measure_prefix = f' {lay.measure_id}="'
+    if lay.flat:
+        for row in rows:
+            value = (
+                ""
+                if measure is None or row[measure] is None
+                else (measure_prefix + number(row[measure]) + '"')
+            )
+            yield (
+                "<Obs" + _attrs(row, key_fields, esc) + value + _attrs(row, obs_fields, esc) + "/>"
+            )
+        return
+    series_fields = _prefixed(lay.series_key + lay.series_attributes)
+    key = lay.series_slice
+    observations = lay.observations
+    obs_dim = lay.obs_key[0][0]
+    current: tuple | None = None
+    for row in rows:
+        series = row[key]
+        if series != current:
+            if current is not None and observations:
+                yield "</Series>"
+            current = series
+            head = "<Series" + _attrs(row, series_fields, esc)
+            yield head + (">" if observations else "/>")
+        if observations and row[obs_dim] is not None:
+            value = (
+                ""
+                if measure is None or row[measure] is None
+                else (measure_prefix + number(row[measure]) + '"')
+            )
+            yield (
+                "<Obs" + _attrs(row, key_fields, esc) + value + _attrs(row, obs_fields, esc) + "/>"
+            )
+    if current is not None and observations:
+        yield "</Series>"
+
+
+def _dataset_attributes(block: DatasetBlock, lay: Layout) -> str:
+    if not lay.dataset_attributes:
+        return ""
+    return "".join(f" {k}={quote(v)}" for k, v in block.attributes.items() if v is not None)
+
+
+def _set_attributes(block: DatasetBlock, prefix: str) -> str:
+    out = f" {prefix}:action={quote(block.action)}"
+    if block.valid_from is not None:
+        out += f" {prefix}:validFromDate={quote(timestamp(block.valid_from))}"
+    if block.valid_to is not None:
+        out += f" {prefix}:validToDate={quote(timestamp(block.valid_to))}"
+    return out
+
+
+def _header(response: DataResponse, structure: str) -> str:
+    return (
+        f"<mes:Header><mes:ID>{text(response.id)}</mes:ID><mes:Test>false</mes:Test>"
+        f"<mes:Prepared>{timestamp(response.prepared)}</mes:Prepared>"
+        f"<mes:Sender id={quote(response.sender)}/>{structure}</mes:Header>"
+    )
+
+
+def _message(
+    response: DataResponse,
+    root: str,
+    namespaces: str,
+    structure: str,
+    dataset_open: Callable[[DatasetBlock, Layout], str],
+) -> Iterator[str]:
+    lay = layout(response)
+    yield f'<?xml version="1.0" encoding="UTF-8"?>\n<mes:{root}{namespaces}>'
+    yield _header(response, structure)
+    for block in response.datasets:
+        yield dataset_open(block, lay)
+        yield from _dataset_body(block.rows, lay)
+        yield "</mes:DataSet>"
+    yield f"</mes:{root}>"
+
+
+# --- SDMX-ML 2.1 --------------------------------------------------------------------------------
+
+
+def _write_21(response: DataResponse, root: str) -> Iterator[bytes]:
+    ns = dsd_namespace(response)
+    sid = response.flow.id
+    namespaces = xml_namespaces(NS21, "mes", "com", "ss", "xsi") + f" xmlns:ns1={quote(ns)}"
+    structure = (
+        f"<mes:Structure structureID={quote(sid)} namespace={quote(ns)}"
+        f" dimensionAtObservation={quote(response.dimension_at_observation)}>"
+        f"{flow_ref_21(response)}</mes:Structure>"
+    )
+
+    def dataset_open(block: DatasetBlock, lay: Layout) -> str:
+        return (
+            f'<mes:DataSet ss:structureRef={quote(sid)} xsi:type="ns1:DataSetType"'
+            f' ss:dataScope="DataStructure"{_set_attributes(block, "ss")}'
+            f"{_dataset_attributes(block, lay)}>"
+        )
+
+    return chunked(_message(response, root, namespaces, structure, dataset_open))
+
+
+@register(MediaType.DATA_ML_21_SS)
+def write_21(response: DataResponse) -> Iterator[bytes]:
+    """SDMX-ML 2.1 StructureSpecificData."""
+    return _write_21(response, "StructureSpecificData")
+
+
+@register(MediaType.DATA_ML_21_SS_TS)
+def write_21_ts(response: DataResponse) -> Iterator[bytes]:
+    """SDMX-ML 2.1 StructureSpecificTimeSeriesData (time at the observation level only)."""
+    require_time_series(response, MediaType.DATA_ML_21_SS_TS)
+    return _write_21(response, "StructureSpecificTimeSeriesData")
+
+
+def require_time_series(response: DataResponse, media_type: MediaType) -> None:
+    if response.dimension_at_observation != response.flow.time_dimension:
+        raise NotAcceptable(
+            f"{media_type} carries time series only; dimensionAtObservation is"
+            f" {response.dimension_at_observation!r}, expected"
+            f" {response.flow.time_dimension!r}"
+        )
+
+
+# --- SDMX-ML 3.0 --------------------------------------------------------------------------------
+
+
+@register(MediaType.DATA_ML_30)
+def write_30(response: DataResponse) -> Iterator[bytes]:
+    """SDMX-ML 3.0 StructureSpecificData; the dataflow is referenced by URN."""
+    ns = dsd_namespace(response)
+    sid = response.flow.id
+    namespaces = xml_namespaces(NS30, "mes", "com", "ss", "xsi") + f" xmlns:ns1={quote(ns)}"
+    structure = (
+        f"<mes:Structure structureID={quote(sid)} namespace={quote(ns)}"
+        f" dimensionAtObservation={quote(response.dimension_at_observation)}>"
+        f"<com:StructureUsage>{text(flow_urn(response))}</com:StructureUsage></mes:Structure>"
+    )
+
+    def dataset_open(block: DatasetBlock, lay: Layout) -> str:
+        return (
+            f'<mes:DataSet ss:structureRef={quote(sid)} xsi:type="ns1:DataSetType"'
+            f"{_set_attributes(block, 'ss')}{_dataset_attributes(block, lay)}>"
+        )
+
+    return chunked(_message(response, "StructureSpecificData", namespaces, structure, dataset_open))
