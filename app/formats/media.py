@@ -15,6 +15,10 @@ class MediaType(StrEnum):
     DATA_ML_21_GENERIC = "application/vnd.sdmx.genericdata+xml;version=2.1"
     DATA_ML_21_GENERIC_TS = "application/vnd.sdmx.generictimeseriesdata+xml;version=2.1"
     DATA_ML_30 = "application/vnd.sdmx.data+xml;version=3.0.0"
+    DATA_CSV_10 = "application/vnd.sdmx.data+csv;version=1.0.0"
+    DATA_CSV_20 = "application/vnd.sdmx.data+csv;version=2.0.0"
+    DATA_JSON_10 = "application/vnd.sdmx.data+json;version=1.0.0"
+    DATA_JSON_20 = "application/vnd.sdmx.data+json;version=2.0.0"
     ERROR_ML_21 = (
         "application/vnd.sdmx.error+xml;version=2.1"  # not a registered type; we send ML 2.1
     )
