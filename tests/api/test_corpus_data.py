@@ -1,0 +1,168 @@
+"""Real data messages (/work/shared/corpus) posted to DSM after their structures, compared with sdmx1.
+
+Each case loads its structure files through the maintenance API (admin), posts the data messages
+through `POST /rest/v2/data/`, and compares what DSM stored with what sdmx1 (`sdmx.read_sdmx` +
+`sdmx.to_pandas`) reads from the same file: the same number of observations and the same
+(key, period) -> value. Messages of one case hold the same observations in different layouts, so
+after the first every other one must be reported unchanged.
+
+Structures the corpus lacks are supplied by small files in `samples/data/`: dataflows for the ECB
+test DSDs (their messages name only the DSD; with one dataflow on a DSD DSM takes it) and the
+INSEE codelists that INSEE's structure file refers to without holding.
+"""
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sdmx
+
+from app.storage import observations as store
+
+CORPUS = Path("/work/shared/corpus")
+K = CORPUS / "khaeru__sdmx-test-data"
+SAMPLES = Path(__file__).parent / "samples" / "data"
+LAYOUTS = ("ts", "ts-ss", "flat", "flat-ss", "xs", "xs-ss", "ts-gf", "ts-gf-ss")
+
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not available")
+
+GROUPS_BUG = (
+    "DSM rejects SDMX-ML 2.1 group attributes (every layout, generic and structure-specific): "
+    "app/services/ingest.py (_Run._group) validates a GroupAttributes event as an observation "
+    "row of a merge dataset, so a group key, which leaves dimensions out by definition (RateGroup: "
+    "EXR_TYPE, EXR_VAR; SiblingGroup: all but FREQ), gets 'missing-dimension' (FREQ, CURRENCY, "
+    "CURRENCY_DENOM) and 'missing-attribute' at the Group element; and mandatory attributes the "
+    "DSD attaches to a group (TITLE, DECIMALS, UNIT_MEASURE, UNIT_MULT on SiblingGroup) are "
+    "reported 'missing-attribute' on every series that the group covers. Expected: group values "
+    "applied to the series they match, the 12 observations stored"
+)
+AGENCY_BUG = (
+    "DSM validates FR1:CNA-2010-CONSO-SI-A17 against DSM's own codelists: its DSD refers to "
+    "FR1:CL_AREA(1.0) and FR1:CL_OBS_STATUS(1.0) (loaded, holding FE and P, SD), yet the report "
+    "says 'unknown-code' for REF_AREA 'FE' (expected one of ABW, AFG, ... 259 codes = "
+    "DSM:CL_AREA) and OBS_STATUS 'SD' (17 codes = DSM:CL_OBS_STATUS): references resolve by "
+    "codelist id without the agency; expected the 2 observations stored"
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    structures: tuple[Path, ...]
+    messages: tuple[str, ...]  # paths under K
+    dataflow: tuple[str, str, str]
+    dsd: Path  # the structure file sdmx1 reads structure-specific messages with
+    observations: int
+    query: str | None = None  # ?dataflow= where the messages name a DSD that is not there
+
+
+def ecb(family: str, dsd_file: str, flow: str, **kwargs) -> Case:
+    messages = tuple(
+        f"ECB_EXR/{family}-{layout}.xml"
+        for layout in LAYOUTS
+        if (K / "ECB_EXR" / f"{family}-{layout}.xml").exists()
+    )
+    dsd = K / "ECB_EXR" / dsd_file
+    dataflow = SAMPLES / f"ecb_exr_{family}_dataflow.xml"
+    return Case((dsd, dataflow), messages, ("ECB", flow, "1.0"), dsd, 12, **kwargs)
+
+
+INSEE_DSD = K / "INSEE/CNA-2010-CONSO-SI-A17-structure.xml"
+CASES = {
+    "ECB_EXR_NG": ecb("ng", "ng-structure-full.xml", "EXR_NG"),
+    # rg-*.xml name ECB_EXR_RG, the DSD in rg-structure-full.xml is ECB_EXR_CG
+    "ECB_EXR_CG": pytest.param(
+        ecb("rg", "rg-structure-full.xml", "EXR_RG", query="ECB:EXR_RG(1.0)"),
+        marks=pytest.mark.xfail(strict=True, reason=GROUPS_BUG),
+    ),
+    "ECB_EXR_SG": pytest.param(
+        ecb("sg", "sg-structure-full.xml", "EXR_SG"),
+        marks=pytest.mark.xfail(strict=True, reason=GROUPS_BUG),
+    ),
+    "INSEE_CNA": pytest.param(
+        Case(
+            (SAMPLES / "insee_cna_codelists.xml", INSEE_DSD),
+            ("INSEE/CNA-2010-CONSO-SI-A17.xml",),
+            ("FR1", "CNA-2010-CONSO-SI-A17", "1.0"),
+            INSEE_DSD,
+            2,
+        ),
+        marks=pytest.mark.xfail(strict=True, reason=AGENCY_BUG),
+    ),
+}
+
+
+def load_structures(client, token: str, *paths: Path) -> None:
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/xml"}
+    for path in paths:
+        response = client.post("/rest/v2/structure/", content=path.read_bytes(), headers=headers)
+        assert response.status_code in (201, 207), (path.name, response.text)
+
+
+def post_data(client, token: str, path: Path, dataflow: str | None = None):
+    params = {"dataflow": dataflow} if dataflow else {}
+    headers = {"authorization": f"Bearer {token}"}
+    return client.post("/rest/v2/data/", content=path.read_bytes(), headers=headers, params=params)
+
+
+def number(text: object) -> float | None:
+    value = None if text is None else float(text)
+    return None if value is None or math.isnan(value) else value
+
+
+def stored(client, flow_id: tuple[str, str, str]) -> tuple[tuple[str, ...], dict]:
+    """DSM's current observations of a dataflow: (key names, {key: value})."""
+    flow = client.app.state.structures.flows()[flow_id]
+    tables = store.tables_for(flow)
+    with client.app.state.engine.connect() as conn:
+        rows = store.snapshot(conn, tables, flow.ref)
+    width = len(tables.key)
+    return tables.key, {row[:width]: number(row[width]) for row in rows}
+
+
+def sdmx1_reading(path: Path, dsd: Path, names: tuple[str, ...]) -> dict:
+    """sdmx1's (key, period) -> value for a message, keyed in DSM's column order."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with dsd.open("rb") as file:
+            (structure,) = sdmx.read_sdmx(file).structure.values()
+        message = sdmx.read_sdmx(io.BytesIO(path.read_bytes()), structure=structure)
+    out = {}
+    for dataset in message.data:
+        series = sdmx.to_pandas(dataset)
+        for index, value in series.items():
+            labels = dict(zip(series.index.names, index, strict=True))
+            out[tuple(str(labels[n]) for n in names)] = number(value)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_corpus_messages_store_what_sdmx1_reads(client, admin_token, case: Case):
+    load_structures(client, admin_token, *case.structures)
+    for n, name in enumerate(case.messages):
+        response = post_data(client, admin_token, K / name, case.query)
+        assert response.status_code in (200, 201), (name, response.text)
+        counts = response.json()["counts"]
+        if n == 0:
+            assert counts["inserted"] == case.observations, name
+        else:
+            assert counts["unchanged"] == case.observations, name
+            assert counts["inserted"] == counts["updated"] == 0, name
+        names, observations = stored(client, case.dataflow)
+        expected = sdmx1_reading(K / name, case.dsd, names)
+        assert len(expected) == case.observations, name
+        assert observations == expected, name
+
+
+def test_structure_without_its_codelists_is_refused(client, admin_token):
+    """INSEE's structure file refers to five codelists it does not hold: DSM is right to refuse."""
+    headers = {"authorization": f"Bearer {admin_token}", "content-type": "application/xml"}
+    refused = client.post("/rest/v2/structure/", content=INSEE_DSD.read_bytes(), headers=headers)
+    assert refused.status_code == 422
+    for codelist in ("CL_AREA", "CL_FREQ", "CL_OBS_STATUS", "CL_TIME_COLLECT", "CL_UNIT"):
+        assert f"Codelist FR1:{codelist}(1.0), which is not defined" in refused.text
+    data = post_data(client, admin_token, K / "INSEE/CNA-2010-CONSO-SI-A17.xml")
+    assert data.status_code == 404
+    assert data.json()["findings"][0]["code"] == "unknown-structure"
