@@ -1,14 +1,13 @@
 """SDMX REST structure queries (v1 `/rest/{resource}/...`, v2 `/rest/v2/structure/{type}/...`) and
 structure maintenance (v2 POST, PUT, DELETE). Parse, call the structure service, answer."""
 
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from hashlib import sha1
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from app.api.caching import http_date, not_modified
 from app.api.deps import AdminDep, SettingsDep, StructuresDep
 from app.errors import BadRequest, Invalid, NotFound, NotImplementedResource, TooLarge
 from app.formats.media import MediaType
@@ -135,35 +134,15 @@ def _answer(
     tag = f'W/"{rendered.revision}-{sha1(fingerprint.encode()).hexdigest()[:16]}"'
     headers = {
         "ETag": tag,
-        "Last-Modified": format_datetime(rendered.stamp.astimezone(UTC), usegmt=True),
+        "Last-Modified": http_date(rendered.stamp),
         "Cache-Control": "no-cache",
         "Vary": "Accept, Accept-Language",  # GZipMiddleware adds Accept-Encoding
     }
     if media_type in _JSON_TYPES:
         headers["Content-Language"] = lang
-    if _not_modified(request, tag, rendered.stamp):
+    if not_modified(request, tag, rendered.stamp):
         return Response(status_code=304, headers=headers)
     return Response(rendered.body, media_type=content_type(media_type), headers=headers)
-
-
-def _not_modified(request: Request, tag: str, stamp: datetime) -> bool:
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {t.strip() for t in if_none_match.split(",")}
-        return "*" in tags or tag in tags or tag.removeprefix("W/") in tags
-    since = request.headers.get("if-modified-since")
-    if not since:
-        return False
-    try:
-        when = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
-        try:
-            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            return False  # an unreadable date is ignored, as HTTP says
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return stamp.replace(microsecond=0) <= when
 
 
 _V1 = "/rest/{resource}"

@@ -1,0 +1,223 @@
+"""SDMX REST data queries: v1 `/rest/data/{flowRef}/{key}/{providerRef}` and v2
+`/rest/v2/data/{context}/{agencyID}/{resourceID}/{version}/{key}`. Parse, prepare, stream."""
+
+from collections.abc import Iterator
+from hashlib import sha1
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import Connection
+
+from app.api.caching import http_date, not_modified
+from app.api.deps import StructuresDep
+from app.errors import BadRequest, NotAcceptable, NotFound
+from app.formats.media import MediaType
+from app.model.data_query import DataQuery, parse_v1, parse_v2
+from app.model.query import Api, QuerySyntaxError
+from app.services.data import prepare
+from app.writers.data import WRITERS, write
+from app.writers.negotiate import Offer, content_type, negotiate, pick_language
+
+router = APIRouter(tags=["data"])
+
+_CSV = "application/vnd.sdmx.data+csv"
+_FORMAT_ALIASES = {
+    "genericdata": "application/vnd.sdmx.genericdata+xml;version=2.1",
+    "structurespecificdata": "application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+    "generictimeseriesdata": "application/vnd.sdmx.generictimeseriesdata+xml;version=2.1",
+    "structurespecifictimeseriesdata": "application/vnd.sdmx.structurespecifictimeseriesdata+xml;version=2.1",
+    "sdmx-ml-2.1": "application/vnd.sdmx.genericdata+xml;version=2.1",
+    "sdmx-ml-3.0": "application/vnd.sdmx.data+xml;version=3.0.0",
+    "csv": f"{_CSV};version=2.0.0",
+    "sdmx-csv-1.0": f"{_CSV};version=1.0.0",
+    "sdmx-csv-2.0": f"{_CSV};version=2.0.0",
+    "csvfile": f"{_CSV};version=1.0.0",
+    "jsondata": "application/vnd.sdmx.data+json;version=1.0.0",
+    "sdmx-json-1.0": "application/vnd.sdmx.data+json;version=1.0.0",
+    "sdmx-json-2.0": "application/vnd.sdmx.data+json;version=2.0.0",
+}
+
+
+def _offer(api: Api) -> Offer:
+    types = list(WRITERS)
+    by_value = {t.value: t for t in types}
+
+    def pick(value: str, fallback: MediaType) -> MediaType:
+        return by_value.get(value, fallback)
+
+    default = MediaType.DATA_ML_21_GENERIC if api == "v1" else MediaType.DATA_ML_30
+    json_type = pick(
+        f"application/vnd.sdmx.data+json;version={'1.0.0' if api == 'v1' else '2.0.0'}", default
+    )
+    aliases = {k: by_value[v] for k, v in _FORMAT_ALIASES.items() if v in by_value}
+    aliases.update({"xml": default, "json": json_type})
+    return Offer(types, default, default, json_type, aliases)
+
+
+def _csv_options(request: Request, media_type: MediaType) -> dict[str, str]:
+    """SDMX-CSV options: media-type parameters of the Accept header, or query parameters."""
+    options: dict[str, str] = {}
+    if not media_type.value.startswith(_CSV):
+        return options
+    for part in request.headers.get("accept", "").split(","):
+        if part.strip().startswith(_CSV):
+            for param in part.split(";")[1:]:
+                name, _, value = param.strip().partition("=")
+                if name in ("labels", "timeFormat", "keys"):
+                    options[name] = value.strip('"')
+    for name in ("labels", "timeFormat", "keys"):
+        if name in request.query_params:
+            options[name] = request.query_params[name]
+    allowed = {
+        "labels": ("id", "name", "both"),
+        "timeFormat": ("original", "normalized"),
+        "keys": ("none", "obs", "series", "both"),
+    }
+    for name, value in options.items():
+        if value not in allowed[name]:
+            raise BadRequest(
+                f"SDMX-CSV {name}={value!r}; expected one of {', '.join(allowed[name])}"
+            )
+    return options
+
+
+def _refuse_unwritable(query: DataQuery, media_type: MediaType) -> None:
+    """406 where a format cannot carry what the request needs."""
+    if media_type.value.startswith(_CSV):
+        if query.include_history:
+            raise NotAcceptable(
+                "SDMX-CSV cannot carry the validity of historical versions; ask for "
+                "SDMX-ML (application/vnd.sdmx.structurespecificdata+xml;version=2.1 "
+                "or application/vnd.sdmx.data+xml;version=3.0.0) or SDMX-JSON"
+            )
+        if query.updated_after and media_type.version == "1.0.0":
+            raise NotAcceptable(
+                "SDMX-CSV 1.0 cannot express deletions, which updatedAfter may "
+                "return; ask for SDMX-CSV 2.0, SDMX-ML or SDMX-JSON"
+            )
+    time_series = (MediaType.DATA_ML_21_SS_TS, MediaType.DATA_ML_21_GENERIC_TS)
+    if media_type in time_series and query.dimension_at_observation != "TIME_PERIOD":
+        raise NotAcceptable(
+            "Time-series formats need dimensionAtObservation=TIME_PERIOD; ask "
+            "for the non-time-series SDMX-ML 2.1 formats"
+        )
+
+
+def _stream(conn: Connection, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    finally:
+        conn.close()
+
+
+def _answer(request: Request, structures: StructuresDep, api: Api, parse) -> Response:  # type: ignore[no-untyped-def]
+    params = dict(request.query_params)
+    try:
+        query = parse(params)
+    except QuerySyntaxError as exc:
+        raise BadRequest(str(exc)) from exc
+    media_type = negotiate(_offer(api), request.headers.get("accept"), params.get("format"))
+    _refuse_unwritable(query, media_type)
+    csv_options = _csv_options(request, media_type)
+    lang = pick_language(request.headers.get("accept-language"))
+    conn = structures.engine.connect()
+    try:
+        prepared = prepare(structures, conn, query, lang, csv_options)
+    except BaseException:
+        conn.close()
+        raise
+    fingerprint = f"{request.url.path}?{request.url.query}|{media_type}|{lang}|{prepared.version}"
+    tag = f'W/"{sha1(fingerprint.encode()).hexdigest()[:24]}"'
+    headers = {
+        "ETag": tag,
+        "Last-Modified": http_date(prepared.modified),
+        "Cache-Control": "no-cache",
+        "Vary": "Accept, Accept-Language",
+    }
+    if prepared.empty:
+        conn.close()
+        if api == "v2":
+            return Response(status_code=204, headers=headers)
+        raise NotFound("No results: no data match the query")
+    if not_modified(request, tag, prepared.modified):
+        conn.close()
+        return Response(status_code=304, headers=headers)
+    chunks = write(media_type, prepared.response)
+    return StreamingResponse(
+        _stream(conn, chunks), media_type=content_type(media_type), headers=headers
+    )
+
+
+_RESPONSES = {
+    200: {"description": "Data"},
+    204: {"description": "No data (v2)"},
+    304: {"description": "Not modified"},
+    400: {"description": "Syntax error"},
+    404: {"description": "No such dataflow, or no results (v1)"},
+    406: {"description": "Not acceptable"},
+    413: {"description": "Too large"},
+    501: {"description": "Not implemented"},
+}
+
+FlowRef = Annotated[str, Path(description="ID, AGENCY,ID or AGENCY,ID,VERSION")]
+
+
+@router.get(
+    "/rest/data/{flowRef}",
+    responses=_RESPONSES,
+    summary="Data (v1), all keys",
+    response_class=Response,
+)
+@router.get(
+    "/rest/data/{flowRef}/{key}", responses=_RESPONSES, summary="Data (v1)", response_class=Response
+)
+@router.get(
+    "/rest/data/{flowRef}/{key}/{providerRef}",
+    responses=_RESPONSES,
+    summary="Data (v1) from some providers",
+    response_class=Response,
+)
+def data_v1(
+    request: Request,
+    structures: StructuresDep,
+    flowRef: FlowRef,  # noqa: N803
+    key: str | None = None,
+    providerRef: str | None = None,
+) -> Response:  # noqa: N803
+    return _answer(request, structures, "v1", lambda p: parse_v1(flowRef, key, providerRef, p))
+
+
+@router.get(
+    "/rest/v2/data/{context}/{agencyID}/{resourceID}/{version}/{key}",
+    responses=_RESPONSES,
+    summary="Data (v2)",
+    response_class=Response,
+)
+@router.get(
+    "/rest/v2/data/{context}/{agencyID}/{resourceID}/{version}",
+    responses=_RESPONSES,
+    summary="Data (v2), all keys",
+    response_class=Response,
+)
+@router.get(
+    "/rest/v2/data/{context}/{agencyID}/{resourceID}",
+    responses=_RESPONSES,
+    summary="Data (v2), latest version",
+    response_class=Response,
+)
+def data_v2(
+    request: Request,
+    structures: StructuresDep,
+    context: str,
+    agencyID: str,  # noqa: N803
+    resourceID: str,
+    version: str = "~",
+    key: str | None = None,
+) -> Response:  # noqa: N803
+    return _answer(
+        request,
+        structures,
+        "v2",
+        lambda p: parse_v2(context, agencyID, resourceID, version, key, p),
+    )

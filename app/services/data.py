@@ -1,0 +1,341 @@
+"""Data queries: a parsed REST data query -> the dataflow, one SQL selection, and a streamed
+`DataResponse` for a writer; plus the data version that ETags and Last-Modified follow."""
+
+import dataclasses
+import hashlib
+import itertools
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from app.errors import BadRequest, NotFound, NotImplementedResource
+from app.model.data_query import DataQuery
+from app.model.dsd import CompiledFlow, Level
+from app.model.query import StructureQuery
+from app.model.response import DataResponse, DatasetBlock
+from app.services.structures import Structures
+from app.storage import data_queries as sql
+from app.storage import observations as store
+from app.validation.periods import PeriodError, period_range
+
+
+@dataclass
+class Prepared:
+    """A query resolved and ready to stream: the response (its datasets not yet read), and the
+    version of the data it answers from."""
+
+    response: DataResponse
+    version: str  # changes whenever the answer could change
+    modified: datetime
+    empty: bool
+
+
+class _Labels:
+    """Component and code names of a DSD in one language (sdmx1 objects, looked up once)."""
+
+    def __init__(self, dsd: object, lang: str) -> None:
+        self.lang = lang
+        self._components: dict[str, str] = {}
+        self._codes: dict[str, dict[str, str]] = {}
+        for component in [*dsd.dimensions, *dsd.attributes, *dsd.measures]:  # type: ignore[attr-defined]
+            concept = getattr(component, "concept_identity", None)
+            if concept is not None:
+                self._components[component.id] = _localised(concept.name, lang) or component.id
+            enumerated = getattr(
+                getattr(component, "local_representation", None), "enumerated", None
+            )
+            if enumerated is not None:
+                self._codes[component.id] = {
+                    code.id: _localised(code.name, lang) or code.id for code in enumerated
+                }
+
+    def component(self, component_id: str) -> str | None:
+        return self._components.get(component_id)
+
+    def code(self, component_id: str, code: str) -> str | None:
+        return self._codes.get(component_id, {}).get(code)
+
+
+def _localised(text: object, lang: str) -> str | None:
+    localizations = getattr(text, "localizations", None) or {}
+    return (
+        localizations.get(lang)
+        or localizations.get("en")
+        or next(iter(localizations.values()), None)
+    )
+
+
+def resolve_flow(structures: Structures, query: DataQuery) -> tuple[CompiledFlow, object]:
+    """The one dataflow a data query addresses (and its sdmx1 DSD), or 404."""
+    registry, _, _ = structures.current()
+    resource = {"datastructure": "datastructure", "provisionagreement": "provisionagreement"}.get(
+        query.context, "dataflow"
+    )
+    structure_query = StructureQuery(
+        resource=resource,
+        agencies=query.agencies,
+        ids=query.ids,
+        versions=query.versions,
+        api=query.api,
+    )
+    found = registry.select(structure_query)
+    flows = structures.flows()
+    candidates: list[tuple[CompiledFlow, object]] = []
+    for artefact in found:
+        if resource == "dataflow":
+            flow_objects = [artefact]
+        elif resource == "datastructure":
+            flow_objects = [f for f in registry.dataflows() if f.structure is artefact]
+        else:
+            flow_objects = [artefact.structure_usage]
+        for flow_object in flow_objects:
+            compiled = flows.get((flow_object.maintainer.id, flow_object.id, flow_object.version))
+            if compiled is not None:
+                candidates.append((compiled, flow_object.structure))
+    if not candidates:
+        what = ",".join(query.ids or ("*",))
+        raise NotFound(f"No dataflow matches {what}")
+    if len({c[0].ref for c in candidates}) > 1:
+        names = ", ".join(sorted({c[0].ref for c in candidates}))
+        raise NotImplementedResource(
+            f"The query matches several dataflows ({names}); DSM answers one dataflow per data "
+            "query: name one"
+        )
+    return candidates[0]
+
+
+def _keys(flow: CompiledFlow, query: DataQuery) -> list[dict[str, tuple[str, ...]]]:
+    result = []
+    for key in query.keys or ():
+        if len(key) != len(flow.dimensions):
+            raise BadRequest(
+                f"The key has {len(key)} positions but {flow.ref} has {len(flow.dimensions)} "
+                f"dimensions ({'.'.join(flow.dimensions)})"
+            )
+        result.append({d: v for d, v in zip(flow.dimensions, key, strict=True) if v is not None})
+    return result
+
+
+def _bound(parameter: str, text: str, end: bool) -> str:
+    try:
+        start, stop = period_range(text)
+    except PeriodError as exc:
+        raise BadRequest(f"Invalid {parameter} {text!r}: {exc}") from exc
+    return stop if end else start
+
+
+def _conditions(flow: CompiledFlow, query: DataQuery) -> list[list[list[sql.Condition]]]:
+    groups = []
+    for component_filter in query.filters:
+        name = component_filter.component
+        component = flow.components.get(name)
+        if component is None:
+            raise BadRequest(f"c[{name}]: {name} is not a component of {flow.ref}")
+        alternatives = []
+        for alternative in component_filter.alternatives:
+            conditions = []
+            for condition in alternative:
+                if component.role == "time" and condition.op in ("ge", "gt", "le", "lt"):
+                    end = condition.op in ("le", "gt")
+                    bound = _bound(f"c[{name}]", condition.value, end)
+                    conditions.append(sql.Condition(name, f"period_{condition.op}", bound))
+                    continue
+                numeric = component.role == "measure" and condition.op in (
+                    "eq",
+                    "ne",
+                    "lt",
+                    "le",
+                    "gt",
+                    "ge",
+                )
+                if numeric:
+                    try:
+                        float(condition.value)
+                    except ValueError as exc:
+                        raise BadRequest(f"c[{name}]: {condition.value!r} is not a number") from exc
+                conditions.append(sql.Condition(name, condition.op, condition.value, numeric))
+            alternatives.append(conditions)
+        groups.append(alternatives)
+    return groups
+
+
+def _attributes(flow: CompiledFlow, query: DataQuery, stored: tuple[str, ...]) -> tuple[str, ...]:
+    if query.detail in ("dataonly", "serieskeysonly"):
+        return ()
+    spec = query.attributes
+    levels = {"series": Level.SERIES, "obs": Level.OBSERVATION}
+    if spec in ("dsd", "all"):
+        return stored
+    if spec in ("none", "msd", "dataset"):
+        return ()
+    if isinstance(spec, str):
+        return tuple(a for a in stored if flow.components[a].level == levels[spec])
+    unknown = [a for a in spec if a not in flow.components]
+    if unknown:
+        raise BadRequest(f"attributes: {', '.join(unknown)} not in {flow.ref}")
+    return tuple(a for a in stored if a in spec)
+
+
+def prepare(
+    structures: Structures,
+    conn: Connection,
+    query: DataQuery,
+    lang: str = "en",
+    csv_options: dict[str, str] | None = None,
+) -> Prepared:
+    """Resolve the query and build the streamed response on `conn` (kept open while streaming)."""
+    flow, dsd = resolve_flow(structures, query)
+    tables = store.tables_for(flow)
+    time = flow.time_dimension or "TIME_PERIOD"
+    at_obs = query.dimension_at_observation
+    if at_obs not in ("AllDimensions", time) and at_obs not in flow.dimensions:
+        raise BadRequest(f"dimensionAtObservation {at_obs!r} is not a dimension of {flow.ref}")
+    if at_obs == "AllDimensions":
+        series: tuple[str, ...] = ()
+        ordered = (*flow.dimensions, time)
+    elif at_obs == time:
+        series = flow.dimensions
+        ordered = (*series, time)
+    else:
+        series = (*[d for d in flow.dimensions if d != at_obs], time)
+        ordered = (*series, at_obs)
+    stored = tables.values[1:]
+    attributes = _attributes(flow, query, stored)
+    columns = (*ordered, flow.measure, *attributes)
+    order_columns = [(c, False) for c in ordered]
+    if at_obs == time or at_obs == "AllDimensions":
+        order_columns[-1] = ("__period_start", False)
+    selection = sql.Selection(
+        dataflow=flow.ref,
+        columns=columns,
+        order=tuple(_sort(query, order_columns, flow)),
+        series=flow.dimensions,
+        keys=_keys(flow, query),
+        providers=query.providers,
+        conditions=_conditions(flow, query),
+        window_start=_bound("startPeriod", query.start_period, False)
+        if query.start_period
+        else None,
+        window_end=_bound("endPeriod", query.end_period, True) if query.end_period else None,
+        as_of=query.as_of,
+        updated_after=query.updated_after,
+        first_n=query.first_n,
+        last_n=query.last_n,
+        offset=query.offset,
+        limit=query.limit,
+    )
+    exists = store.exists(conn, tables)
+    stamp = sql.stamp(conn, tables, flow.ref) if exists else (None, None)
+    _, revision, structure_stamp = structures.current()
+    moments = [_aware(t) for t in (*stamp, structure_stamp) if t is not None]
+    modified = max(moments)
+    version = hashlib.sha1(f"{flow.ref}|{stamp}|{revision}".encode()).hexdigest()[:16]
+    blocks = _blocks(conn, tables, selection, query, columns, exists)
+    first = next(blocks, None)
+    datasets = _chain(first, blocks)
+    dataset_attributes = store.dataset_attribute_values(conn, flow.ref) if exists else {}
+    if attributes == () and query.attributes not in ("dataset", "all", "dsd"):
+        dataset_attributes = {}
+    if (
+        first is not None
+        and dataset_attributes
+        and query.detail not in ("dataonly", "serieskeysonly")
+    ):
+        first.attributes = dataset_attributes
+    options = csv_options or {}
+    response = DataResponse(
+        id=f"DSM_{uuid.uuid4().hex[:12].upper()}",
+        prepared=datetime.now(UTC),
+        flow=flow,
+        dimension_at_observation=at_obs,
+        columns=columns,
+        series_dimensions=series,
+        attributes=attributes,
+        datasets=datasets,
+        detail=query.detail,
+        lang=lang,
+        labels=_Labels(dsd, lang),
+        csv_labels=options.get("labels", "id"),
+        csv_time_format=options.get("timeFormat", "original"),
+        csv_keys=options.get("keys", "none"),
+        structure_urn=f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={flow.ref}",
+    )
+    return Prepared(response, version, modified, first is None)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive date-times; DSM stores UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _sort(
+    query: DataQuery, default: list[tuple[str, bool]], flow: CompiledFlow
+) -> list[tuple[str, bool]]:
+    if not query.sort:
+        return default
+    result: list[tuple[str, bool]] = []
+    for name, descending in query.sort:
+        if name in ("*", "series_key"):
+            result += [(d, descending) for d in flow.dimensions]
+        elif name == (flow.time_dimension or "TIME_PERIOD"):
+            result.append(("__period_start", descending))
+        elif name in flow.components and flow.components[name].role != "measure":
+            result.append((name, descending))
+        else:
+            raise BadRequest(f"sort: {name} is not a dimension or attribute of {flow.ref}")
+    return result + [c for c in default if c[0] not in {r[0] for r in result}]
+
+
+def _blocks(
+    conn: Connection,
+    tables: store.FlowTables,
+    selection: sql.Selection,
+    query: DataQuery,
+    columns: tuple[str, ...],
+    exists: bool,
+) -> Iterator[DatasetBlock]:
+    """The datasets of the answer, each yielded only if it has rows."""
+    if not exists:
+        return
+    if query.include_history:
+        rows = sql.history(conn, tables, selection)
+        yield from _history_blocks(rows)
+        return
+    current = _peeked(sql.current(conn, tables, selection))
+    if current is not None:
+        yield DatasetBlock(current, action="Replace" if query.updated_after else "Information")
+    if query.updated_after is not None:
+        width = len(columns)
+        keys_only = dataclasses.replace(selection, columns=columns[: len(tables.key)])
+        deleted = _peeked(
+            tuple(row[: len(tables.key)]) + (None,) * (width - len(tables.key))
+            for row in sql.deletions(conn, tables, keys_only)
+        )
+        if deleted is not None:
+            yield DatasetBlock(deleted, action="Delete")
+
+
+def _history_blocks(rows: Iterator[tuple]) -> Iterator[DatasetBlock]:
+    """Group history rows (ending with valid_from, valid_to) into one block per validity,
+    streaming: each block's rows are read while the writer writes them."""
+    for (valid_from, valid_to), group in itertools.groupby(rows, key=lambda row: row[-2:]):
+        yield DatasetBlock((row[:-2] for row in group), valid_from=valid_from, valid_to=valid_to)
+
+
+def _peeked(rows: Iterator[tuple]) -> Iterator[tuple] | None:
+    """`rows` if it has at least one row (the first put back), else None."""
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return None
+    return _chain(first, iterator)
+
+
+def _chain(first, rest):  # type: ignore[no-untyped-def]
+    if first is None:
+        return
+    yield first
+    yield from rest
