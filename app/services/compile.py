@@ -84,13 +84,19 @@ def compile_flow(flow: common.BaseDataflow, constraints: list, agreements: list)
         if attribute.id in allowed and codes is not None:
             codes = codes & allowed[attribute.id]
         status = getattr(attribute, "usage_status", None)
+        # An attribute attached to a group comes with the group, not with each series: a series
+        # row cannot be blamed for lacking it, so it is not enforced as mandatory per row.
+        grouped = (
+            isinstance(attribute.related_to, common.GroupRelationship)
+            or getattr(attribute.related_to, "group_key", None) is not None
+        )
         components[attribute.id] = Component(
             attribute.id,
             "attribute",
             codes,
             _text_type(attribute),
             _level(attribute),
-            mandatory=getattr(status, "name", "") == "mandatory",
+            mandatory=getattr(status, "name", "") == "mandatory" and not grouped,
         )
     scopes = {
         agreement.data_provider.id: _regions(agreement_constraints)

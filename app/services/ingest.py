@@ -38,7 +38,7 @@ from app.model.dsd import CompiledFlow
 from app.readers.registry import find as find_reader
 from app.storage import observations as store
 from app.storage import submissions as history
-from app.validation.findings import Findings
+from app.validation.findings import Findings, Location, expected_list
 from app.validation.validator import Validator
 
 log = logging.getLogger("dsm.ingest")
@@ -175,6 +175,7 @@ class _Dataset:
     op: Operation
     tables: store.FlowTables
     rows: int = 0
+    groups: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
 
 
 class _Run:
@@ -284,9 +285,34 @@ class _Run:
         self.dataset.rows += len(chunk)
 
     def _group(self, group: GroupAttributes) -> None:
-        columns: dict[str, list[str | None]] = {k: [v] for k, v in group.key.items()}
-        columns.update({k: [v] for k, v in group.attributes.items()})
-        self._chunk(Chunk(group.dataset, columns, [group.position]))
+        """Group attributes apply to every series matching the group's (partial) key; they are
+        kept until the dataset's observations are applied (groups are few), then merged in."""
+        if self.dataset is None:
+            raise MessageError("Group before any dataset", group.position)
+        flow = self.dataset.flow
+        values = {**group.key, **group.attributes}
+        key = {d: values.pop(d) for d in flow.dimensions if d in values}
+        for name, value in values.items():
+            component = flow.components.get(name)
+            location = Location(
+                group.position or None,
+                ".".join(key.get(d, "") for d in flow.dimensions),
+                name,
+                value,
+            )
+            if component is None or component.role != "attribute":
+                continue  # e.g. the group's own id; not a component value
+            if component.codes is not None and value not in component.codes:
+                self.findings.add(
+                    "unknown-code", location, flow=flow.ref, expected=expected_list(component.codes)
+                )
+        attributes = {
+            k: v
+            for k, v in values.items()
+            if k in flow.components and flow.components[k].role == "attribute"
+        }
+        if attributes:
+            self.dataset.groups.append((key, attributes))
 
     def finish_dataset(self, dry_run: bool) -> None:
         dataset, self.dataset = self.dataset, None
@@ -325,6 +351,8 @@ class _Run:
             at=self.at,
             provider=provider,
         )
+        for key, attributes in dataset.groups:
+            store.apply_group(self.conn, dataset.tables, key, attributes)
         self.counts.add(
             store.apply(
                 self.conn,

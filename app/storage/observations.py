@@ -233,6 +233,18 @@ def stage(
         )
 
 
+def apply_group(
+    conn: Connection, tables: FlowTables, key: dict[str, str], attributes: dict[str, str]
+) -> None:
+    """Give the staged rows of a group's series (those matching its partial key) the group's
+    attribute values, where the rows do not give their own."""
+    stage_ = tables.stage
+    match = [stage_.c[d] == v for d, v in key.items() if d in stage_.c]
+    values = {a: func.coalesce(stage_.c[a], v) for a, v in attributes.items() if a in stage_.c}
+    if values:
+        conn.execute(update(stage_).where(*match).values(**values))
+
+
 def duplicates(conn: Connection, tables: FlowTables, limit: int) -> list[tuple[str, int]]:
     """Keys given more than once in the staged dataset: (series key + period, count)."""
     stage_ = tables.stage
@@ -332,7 +344,10 @@ def _upsert(
         list(new),
     )
     # 2. series given without observations: new series-level values for all their observations
-    series_on = and_(current, *[_same(obs.c[d], stage_.c[d]) for d in tables.dimensions])
+    # a dimension left out (a group's partial key) matches every value
+    series_on = and_(
+        current, *[or_(stage_.c[d].is_(None), obs.c[d] == stage_.c[d]) for d in tables.dimensions]
+    )
     series_new = {
         name: obs.c[name] for name in (PERIOD_START, PERIOD_END, *tables.values, "value_num")
     }

@@ -29,16 +29,6 @@ LAYOUTS = ("ts", "ts-ss", "flat", "flat-ss", "xs", "xs-ss", "ts-gf", "ts-gf-ss")
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not available")
 
-GROUPS_BUG = (
-    "DSM rejects SDMX-ML 2.1 group attributes (every layout, generic and structure-specific): "
-    "app/services/ingest.py (_Run._group) validates a GroupAttributes event as an observation "
-    "row of a merge dataset, so a group key, which leaves dimensions out by definition (RateGroup: "
-    "EXR_TYPE, EXR_VAR; SiblingGroup: all but FREQ), gets 'missing-dimension' (FREQ, CURRENCY, "
-    "CURRENCY_DENOM) and 'missing-attribute' at the Group element; and mandatory attributes the "
-    "DSD attaches to a group (TITLE, DECIMALS, UNIT_MEASURE, UNIT_MULT on SiblingGroup) are "
-    "reported 'missing-attribute' on every series that the group covers. Expected: group values "
-    "applied to the series they match, the 12 observations stored"
-)
 AGENCY_BUG = (
     "DSM validates FR1:CNA-2010-CONSO-SI-A17 against DSM's own codelists: its DSD refers to "
     "FR1:CL_AREA(1.0) and FR1:CL_OBS_STATUS(1.0) (loaded, holding FE and P, SD), yet the report "
@@ -58,11 +48,17 @@ class Case:
     query: str | None = None  # ?dataflow= where the messages name a DSD that is not there
 
 
+# rg-xs.xml and sg-xs.xml hold the 2010-08 section twice (the same observations in two
+# series): DSM rightly refuses them (test_duplicated_sections_are_refused).
+DUPLICATED = {"ECB_EXR/rg-xs.xml", "ECB_EXR/sg-xs.xml"}
+
+
 def ecb(family: str, dsd_file: str, flow: str, **kwargs) -> Case:
     messages = tuple(
         f"ECB_EXR/{family}-{layout}.xml"
         for layout in LAYOUTS
         if (K / "ECB_EXR" / f"{family}-{layout}.xml").exists()
+        and f"ECB_EXR/{family}-{layout}.xml" not in DUPLICATED
     )
     dsd = K / "ECB_EXR" / dsd_file
     dataflow = SAMPLES / f"ecb_exr_{family}_dataflow.xml"
@@ -73,14 +69,8 @@ INSEE_DSD = K / "INSEE/CNA-2010-CONSO-SI-A17-structure.xml"
 CASES = {
     "ECB_EXR_NG": ecb("ng", "ng-structure-full.xml", "EXR_NG"),
     # rg-*.xml name ECB_EXR_RG, the DSD in rg-structure-full.xml is ECB_EXR_CG
-    "ECB_EXR_CG": pytest.param(
-        ecb("rg", "rg-structure-full.xml", "EXR_RG", query="ECB:EXR_RG(1.0)"),
-        marks=pytest.mark.xfail(strict=True, reason=GROUPS_BUG),
-    ),
-    "ECB_EXR_SG": pytest.param(
-        ecb("sg", "sg-structure-full.xml", "EXR_SG"),
-        marks=pytest.mark.xfail(strict=True, reason=GROUPS_BUG),
-    ),
+    "ECB_EXR_CG": ecb("rg", "rg-structure-full.xml", "EXR_RG", query="ECB:EXR_RG(1.0)"),
+    "ECB_EXR_SG": ecb("sg", "sg-structure-full.xml", "EXR_SG"),
     "INSEE_CNA": pytest.param(
         Case(
             (SAMPLES / "insee_cna_codelists.xml", INSEE_DSD),
@@ -166,3 +156,21 @@ def test_structure_without_its_codelists_is_refused(client, admin_token):
     data = post_data(client, admin_token, K / "INSEE/CNA-2010-CONSO-SI-A17.xml")
     assert data.status_code == 404
     assert data.json()["findings"][0]["code"] == "unknown-structure"
+
+
+@pytest.mark.parametrize(
+    ("message", "dsd_file", "dataflow"),
+    [
+        ("ECB_EXR/rg-xs.xml", "rg-structure-full.xml", "ECB:EXR_RG(1.0)"),
+        ("ECB_EXR/sg-xs.xml", "sg-structure-full.xml", None),
+    ],
+)
+def test_duplicated_sections_are_refused(client, admin_token, message, dsd_file, dataflow):
+    family = message.split("/")[1][:2]
+    load_structures(
+        client, admin_token, K / "ECB_EXR" / dsd_file, SAMPLES / f"ecb_exr_{family}_dataflow.xml"
+    )
+    response = post_data(client, admin_token, K / message, dataflow)
+    assert response.status_code == 422
+    codes = {f["code"] for f in response.json()["findings"]}
+    assert codes == {"duplicate-observation"}
