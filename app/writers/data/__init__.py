@@ -41,6 +41,8 @@ def write(media_type: MediaType, response: DataResponse) -> Iterator[bytes]:
 
 # Built-in writers register themselves on import (after `register` exists).
 from app.writers.data import (  # noqa: E402, F401
+    sdmx_csv,
+    sdmx_json,
     sdmx_ml,
     sdmx_ml_generic,
 )
