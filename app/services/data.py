@@ -208,25 +208,7 @@ def prepare(
     order_columns = [(c, False) for c in ordered]
     if at_obs == time or at_obs == "AllDimensions":
         order_columns[-1] = ("__period_start", False)
-    selection = sql.Selection(
-        dataflow=flow.ref,
-        columns=columns,
-        order=tuple(_sort(query, order_columns, flow)),
-        series=flow.dimensions,
-        keys=_keys(flow, query),
-        providers=query.providers,
-        conditions=_conditions(flow, query),
-        window_start=_bound("startPeriod", query.start_period, False)
-        if query.start_period
-        else None,
-        window_end=_bound("endPeriod", query.end_period, True) if query.end_period else None,
-        as_of=query.as_of,
-        updated_after=query.updated_after,
-        first_n=query.first_n,
-        last_n=query.last_n,
-        offset=query.offset,
-        limit=query.limit,
-    )
+    selection = selection_for(flow, query, columns, tuple(_sort(query, order_columns, flow)))
     exists = store.exists(conn, tables)
     stamp = sql.stamp(conn, tables, flow.ref) if exists else (None, None)
     _, revision, structure_stamp = structures.current()
@@ -269,6 +251,35 @@ def prepare(
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive date-times; DSM stores UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def selection_for(
+    flow: CompiledFlow,
+    query: DataQuery,
+    columns: tuple[str, ...],
+    order: tuple[tuple[str, bool], ...] = (),
+) -> sql.Selection:
+    """The SQL selection a data (or availability) query asks for: keys, providers, component
+    filters, the period window, visibility, first/last N, offset and limit."""
+    return sql.Selection(
+        dataflow=flow.ref,
+        columns=columns,
+        order=order,
+        series=flow.dimensions,
+        keys=_keys(flow, query),
+        providers=query.providers,
+        conditions=_conditions(flow, query),
+        window_start=_bound("startPeriod", query.start_period, False)
+        if query.start_period
+        else None,
+        window_end=_bound("endPeriod", query.end_period, True) if query.end_period else None,
+        as_of=query.as_of,
+        updated_after=query.updated_after,
+        first_n=query.first_n,
+        last_n=query.last_n,
+        offset=query.offset,
+        limit=query.limit,
+    )
 
 
 def _sort(
