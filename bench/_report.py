@@ -211,6 +211,18 @@ def profile_block(n: int, profiles: dict[str, dict], context: dict, top: int = 1
             f"| `{e['function']}` | {e['calls']:,} | {e['own']:.0%} | {e['cumulative']:.0%} |"
             for e in prof["by_own"][:top]
         ]
+        if prof.get("statements"):
+            lines += [
+                "",
+                "SQL statements through SQLAlchemy (the staging executemany is not among them):",
+                "",
+                "| statement (head) | calls | share |",
+                "| --- | ---: | ---: |",
+            ]
+            lines += [
+                f"| `{e['sql']}` | {e['calls']} | {e['seconds'] / prof['total']:.0%} |"
+                for e in prof["statements"][:8]
+            ]
     return "\n".join(lines)
 
 

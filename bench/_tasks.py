@@ -161,6 +161,7 @@ def _submit(url: str, path: str, profiler=None) -> dict:  # type: ignore[no-unty
     structures = Structures(make_engine(url))
     flows = structures.flows()
     principal = Principal("bench", "admin")
+    statements = _time_statements(structures.engine) if profiler else None
     base = _rss_mb()
     start = time.perf_counter()
     if profiler:
@@ -184,7 +185,34 @@ def _submit(url: str, path: str, profiler=None) -> dict:  # type: ignore[no-unty
     structures.engine.dispose()
     if outcome.status != "accepted":
         raise SystemExit(f"import {outcome.status}: {json.dumps(outcome.report())[:2000]}")
-    return {"seconds": seconds, "rows": outcome.counts.inserted, "base_mb": base}
+    result = {"seconds": seconds, "rows": outcome.counts.inserted, "base_mb": base}
+    if statements is not None:
+        result["statements"] = sorted(
+            ({"sql": k, "calls": c, "seconds": t} for k, (c, t) in statements.items()),
+            key=lambda e: -e["seconds"],
+        )
+    return result
+
+
+def _time_statements(engine) -> dict[str, list]:  # type: ignore[no-untyped-def]
+    """Seconds per SQL statement executed through SQLAlchemy (statement head -> [calls, seconds]).
+    The staging executemany/COPY goes to the DBAPI cursor directly and is not seen here."""
+    from sqlalchemy import event
+
+    found: dict[str, list] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        conn.info["bench_t0"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        head = " ".join(statement.split())[:110]
+        entry = found.setdefault(head, [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+
+    return found
 
 
 def t_dsm(url: str, path: str) -> dict:
