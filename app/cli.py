@@ -45,10 +45,37 @@ def _structures(config: Settings):  # type: ignore[no-untyped-def]
     return Structures(make_engine(config.database_url))
 
 
+def _load_demo(config: Settings, err: bool = False) -> None:
+    """Set the database up (migrations, bundled structures if empty) and import the demo data,
+    one line per dataflow."""
+    from app.main import setup_database
+    from app.services import demo
+
+    structures = _structures(config)
+    try:
+        setup_database(config, structures)
+        loaded = demo.load(
+            structures.engine, structures.flows(), expanded_limit=config.max_expanded_bytes
+        )
+        for ident, outcome in loaded:
+            counts = outcome.counts
+            typer.echo(
+                f"{ident}: {counts.series} series, {counts.inserted} inserted, "
+                f"{counts.updated} updated, {counts.unchanged} unchanged "
+                f"(submission {outcome.id})",
+                err=err,
+            )
+    except (DsmError, ValueError) as exc:
+        _fail(exc)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (DSM_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (DSM_PORT).")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the illustrative demo data first (`dsm demo`).")
+    ] = False,
 ) -> None:
     """Run the server. On SQLite it first upgrades the database and seeds the bundled structures."""
     import logging
@@ -59,6 +86,8 @@ def serve(
 
     config = settings(host=host, port=port)
     logging.basicConfig(level=config.log_level, format="%(message)s", stream=sys.stderr)
+    if demo:
+        _load_demo(config, err=True)
     try:
         application = create_app(config)
     except ValueError as exc:
@@ -170,6 +199,13 @@ def import_(
         failed = failed or outcome.status == "rejected"
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo_() -> None:
+    """Load illustrative demo data (not official statistics) for every dataflow and all 12
+    countries, through the normal import path; running it again changes nothing."""
+    _load_demo(settings())
 
 
 @users_app.command("add")
