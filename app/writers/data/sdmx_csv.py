@@ -135,10 +135,7 @@ class _Columns:
             found = cache.get(value)
             if found is None:
                 name = labels.code(cid, str(value))
-                if both:
-                    found = f"{value}: {name}" if name else value
-                else:
-                    found = (value, name)
+                found = (f"{value}: {name}" if name else value) if both else (value, name)
                 if len(cache) < 100_000:
                     cache[value] = found
             return found
@@ -167,9 +164,9 @@ def _cells(columns: _Columns, block: DatasetBlock) -> tuple[Iterable[tuple], tup
     suffix = columns.suffix(block)
     transforms = columns.transforms()
     if not transforms and columns.keys == "none":  # the hot path
-        if columns.picks == tuple(range(len(columns.picks))):
-            if lay.measure + 1 + len(columns.row_attributes) == len(columns.response.columns):
-                return rows, suffix  # rows are already in output order
+        in_order = columns.picks == tuple(range(len(columns.response.columns)))
+        if in_order:
+            return rows, suffix  # rows are already in output order
         return map(itemgetter(*columns.picks), rows), suffix
     pick = itemgetter(*columns.picks)
     return _slow_rows(columns, rows, pick, suffix, transforms), ()
