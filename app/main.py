@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from app import __doc__ as description
-from app.api import data, errors, health, structure, submissions
+from app.api import availability, data, errors, health, schema, structure, submissions
 from app.api.middleware import Metrics, RequestContext
 from app.auth.tokens import resolve_secret
 from app.services.structures import Structures
@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # data submission before structures: `/rest/v2/data` must not be read as a structure type
     app.include_router(submissions.router)
     app.include_router(data.router)
+    app.include_router(availability.router)
+    app.include_router(schema.router)
     app.include_router(structure.router)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(

@@ -1,0 +1,78 @@
+"""Data availability in SQL: which dimension values, how many series and observations, and which
+time span the current data matching a selection cover.
+
+The WHERE clause and the visibility rule are the data queries' own (`data_queries._where`,
+`_visible`), so availability never disagrees with what a data query would return. Three kinds of
+statement, each one pass over the matching rows of the observation table:
+
+- `summary`: observation count and time coverage, `min(period_start)` / `max(period_end)`;
+- `series`: the distinct series keys (one row per series: the series count, and every
+  dimension's values in one go, for `mode=exact`);
+- `values`: the distinct values of one column (for `mode=available`, where each dimension is
+  asked with its own filter dropped, so one statement per dimension).
+
+The current rows are served by the partial index on (dataflow, dimensions, TIME_PERIOD) WHERE
+valid_to IS NULL; `DISTINCT` over dimension columns reads that index, not the values.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.model.data import PERIOD_END, PERIOD_START
+from app.storage.data_queries import STREAM_ROWS, Selection, _visible, _where
+from app.storage.observations import FlowTables
+
+
+@dataclass(frozen=True)
+class Summary:
+    observations: int
+    start: str | None  # ISO date-time, inclusive
+    end: str | None  # ISO date-time, exclusive
+
+
+def _matching(tables: FlowTables, selection: Selection) -> list[ColumnElement]:
+    """The rows a data query with this selection would return (first/last N, offset and limit
+    aside: availability describes the cube, not a page of it)."""
+    obs = tables.obs
+    where = [*_where(tables, selection), _visible(obs, selection.as_of)]
+    if selection.updated_after is not None:
+        where.append(obs.c.valid_from > selection.updated_after)
+    return where
+
+
+def summary(conn: Connection, tables: FlowTables, selection: Selection) -> Summary:
+    obs = tables.obs
+    row = conn.execute(
+        select(func.count(), func.min(obs.c[PERIOD_START]), func.max(obs.c[PERIOD_END])).where(
+            *_matching(tables, selection)
+        )
+    ).one()
+    return Summary(int(row[0] or 0), row[1], row[2])
+
+
+def series(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
+    """The distinct series keys (tuples in `tables.dimensions` order), streamed."""
+    obs = tables.obs
+    query = (
+        select(*[obs.c[d] for d in tables.dimensions])
+        .where(*_matching(tables, selection))
+        .distinct()
+    )
+    result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+    for row in result:
+        yield tuple(row)
+
+
+def values(conn: Connection, tables: FlowTables, selection: Selection, column: str) -> list[str]:
+    """The distinct non-null values of `column` among the matching rows, sorted."""
+    obs = tables.obs
+    query = (
+        select(obs.c[column])
+        .where(*_matching(tables, selection), obs.c[column].is_not(None))
+        .distinct()
+        .order_by(obs.c[column])
+    )
+    return [row[0] for row in conn.execute(query)]
