@@ -22,6 +22,7 @@ from app.writers.data._ml import (
     Layout,
     chunked,
     dsd_namespace,
+    field_writer,
     flow_ref_21,
     flow_urn,
     layout,
@@ -32,27 +33,13 @@ from app.writers.data._ml import (
     xml_namespaces,
 )
 
-Fields = tuple[tuple[int, str], ...]
-
-
-def _prefixed(pairs: Iterable[tuple[int, str]]) -> Fields:
-    return tuple((i, f' {name}="') for i, name in pairs)
-
-
-def _attrs(row: tuple, fields: Fields, esc: Escaper) -> str:
-    out = ""
-    for i, prefix in fields:
-        value = row[i]
-        if value is not None:
-            out += prefix + esc(value) + '"'
-    return out
-
 
 def _dataset_body(rows: Iterable[tuple], lay: Layout) -> Iterator[str]:
     """`Series`/`Obs` elements for the rows of one dataset."""
     esc = Escaper()
-    key_fields = _prefixed(lay.obs_key)
-    obs_fields = _prefixed(lay.obs_attributes)
+    cache = esc.cache
+    key_fields = field_writer(lay.obs_key, ' {id}="', '"')
+    obs_fields = field_writer(lay.obs_attributes, ' {id}="', '"')
     measure = lay.measure
     measure_prefix = f' {lay.measure_id}="'
     if lay.flat:
@@ -62,11 +49,9 @@ def _dataset_body(rows: Iterable[tuple], lay: Layout) -> Iterator[str]:
                 if measure is None or row[measure] is None
                 else (measure_prefix + number(row[measure]) + '"')
             )
-            yield (
-                "<Obs" + _attrs(row, key_fields, esc) + value + _attrs(row, obs_fields, esc) + "/>"
-            )
+            yield "<Obs" + key_fields(row, cache, esc) + value + obs_fields(row, cache, esc) + "/>"
         return
-    series_fields = _prefixed(lay.series_key + lay.series_attributes)
+    series_fields = field_writer(lay.series_key + lay.series_attributes, ' {id}="', '"')
     key = lay.series_slice
     observations = lay.observations
     obs_dim = lay.obs_key[0][0]
@@ -77,7 +62,7 @@ def _dataset_body(rows: Iterable[tuple], lay: Layout) -> Iterator[str]:
             if current is not None and observations:
                 yield "</Series>"
             current = series
-            head = "<Series" + _attrs(row, series_fields, esc)
+            head = "<Series" + series_fields(row, cache, esc)
             yield head + (">" if observations else "/>")
         if observations and row[obs_dim] is not None:
             value = (
@@ -85,9 +70,7 @@ def _dataset_body(rows: Iterable[tuple], lay: Layout) -> Iterator[str]:
                 if measure is None or row[measure] is None
                 else (measure_prefix + number(row[measure]) + '"')
             )
-            yield (
-                "<Obs" + _attrs(row, key_fields, esc) + value + _attrs(row, obs_fields, esc) + "/>"
-            )
+            yield "<Obs" + key_fields(row, cache, esc) + value + obs_fields(row, cache, esc) + "/>"
     if current is not None and observations:
         yield "</Series>"
 

@@ -15,6 +15,7 @@ from app.writers.data._ml import (
     Escaper,
     Layout,
     chunked,
+    field_writer,
     flow_ref_21,
     layout,
     number,
@@ -25,44 +26,30 @@ from app.writers.data._ml import (
 )
 from app.writers.data.sdmx_ml import require_time_series
 
-Fields = tuple[tuple[int, str], ...]
+VALUE = '<gen:Value id="{id}" value="'
 
 
-def _values(row: tuple, fields: Fields, esc: Escaper) -> str:
-    """`gen:Value` elements for the non-missing values of ``fields`` (prefix precomputed)."""
-    out = ""
-    for i, prefix in fields:
-        value = row[i]
-        if value is not None:
-            out += prefix + esc(value) + '"/>'
-    return out
-
-
-def _prefixed(pairs: Iterable[tuple[int, str]]) -> Fields:
-    return tuple((i, f'<gen:Value id="{name}" value="') for i, name in pairs)
-
-
-def _observation(row: tuple, lay: Layout, key: str, attributes: Fields, esc: Escaper) -> str:
+def _observation(row: tuple, lay: Layout, key: str, attributes, esc: Escaper) -> str:
     measure = lay.measure
     out = "<gen:Obs>" + key
     if measure is not None and row[measure] is not None:
         out += f'<gen:ObsValue value="{number(row[measure])}"/>'
-    if attributes and (values := _values(row, attributes, esc)):
+    if values := attributes(row, esc.cache, esc):
         out += "<gen:Attributes>" + values + "</gen:Attributes>"
     return out + "</gen:Obs>"
 
 
 def _dataset_body(rows: Iterable[tuple], lay: Layout) -> Iterator[str]:
     esc = Escaper()
-    obs_attributes = _prefixed(lay.obs_attributes)
+    obs_attributes = field_writer(lay.obs_attributes, VALUE, '"/>')
     if lay.flat:
-        obs_key = _prefixed(lay.obs_key)
+        obs_key = field_writer(lay.obs_key, VALUE, '"/>')
         for row in rows:
-            key = "<gen:ObsKey>" + _values(row, obs_key, esc) + "</gen:ObsKey>"
+            key = "<gen:ObsKey>" + obs_key(row, esc.cache, esc) + "</gen:ObsKey>"
             yield _observation(row, lay, key, obs_attributes, esc)
         return
-    series_key = _prefixed(lay.series_key)
-    series_attributes = _prefixed(lay.series_attributes)
+    series_key = field_writer(lay.series_key, VALUE, '"/>')
+    series_attributes = field_writer(lay.series_attributes, VALUE, '"/>')
     key_slice = lay.series_slice
     obs_dim = lay.obs_key[0][0]
     current: tuple | None = None
@@ -72,9 +59,9 @@ def _dataset_body(rows: Iterable[tuple], lay: Layout) -> Iterator[str]:
             if current is not None:
                 yield "</gen:Series>"
             current = series
-            head = "<gen:Series><gen:SeriesKey>" + _values(row, series_key, esc)
+            head = "<gen:Series><gen:SeriesKey>" + series_key(row, esc.cache, esc)
             head += "</gen:SeriesKey>"
-            if series_attributes and (values := _values(row, series_attributes, esc)):
+            if values := series_attributes(row, esc.cache, esc):
                 head += "<gen:Attributes>" + values + "</gen:Attributes>"
             yield head
         if lay.observations and row[obs_dim] is not None:
