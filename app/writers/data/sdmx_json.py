@@ -196,10 +196,11 @@ class _Message:
                     yield ","
                 code = ":".join(f(v) for f, v in zip(key_values, key, strict=True))
                 yield f'"{code}":{{'
-                yield self.series_attributes(row)
+                attributes = self.series_attributes(row)
+                yield attributes
                 opened = lay.observations and row[obs_at] is not None
                 if opened:
-                    yield ',"observations":{' if self.series_attrs else '"observations":{'
+                    yield ',"observations":{' if attributes else '"observations":{'
                     comma = ""
                 previous = key
             if opened and row[obs_at] is not None:
@@ -213,7 +214,10 @@ class _Message:
             return ""
         values = self.attr_values
         pairs = zip(self.series_attrs, self.series_attr_index, strict=True)
-        return f'"attributes":[{",".join(values[a](row[i]) for a, i in pairs)}]'
+        cells = [values[a](row[i]) for a, i in pairs]
+        if cells.count("null") == len(cells):  # e.g. a deleted series
+            return ""
+        return f'"attributes":[{",".join(cells)}]'
 
     def flat(self, block: DatasetBlock, first: list[tuple]) -> Iterator[str]:
         n = len(self.dim_values)
@@ -254,11 +258,14 @@ class _Message:
         lay, flow = self.layout, self.response.flow
         position = {d: p for p, d in enumerate(flow.dimensions + (flow.time_dimension or "",))}
         dims = []
+        series_positions = {position[d] for d in self.series_dims}
         for i, d in enumerate(lay.dimensions):
             values = self.dim_values[i].values
             component = flow.components.get(d)
             if not values and component is not None and component.codes is not None:
                 values = sorted(component.codes)  # no rows: the allowed codes
+            if not values and self.version == "2.0" and i >= lay.key_width:
+                continue  # no observations (serieskeysonly, nodata): 2.0 needs values
             entry = {"id": d, "name": self.name(d), "keyPosition": position[d]}
             entry["values"] = self.value_entries(d, values, dimension=True)
             dims.append(entry)
@@ -267,8 +274,8 @@ class _Message:
             structure["dataSets"] = list(range(self.blocks)) or [0]
         structure["dimensions"] = {
             "dataSet": [],
-            "series": dims[: lay.key_width],
-            "observation": dims[lay.key_width :],
+            "series": [d for d in dims if d["keyPosition"] in series_positions],
+            "observation": [d for d in dims if d["keyPosition"] not in series_positions],
         }
         if self.version == "2.0":
             measure = flow.measure
