@@ -13,8 +13,9 @@ What goes in the constraint (attached to the dataflow):
   covered and the last, inclusive, as ISO date-times; in available mode without the query's own
   period selection). The structure writers do not write `TimeRange` selections, so the time span
   travels as annotations rather than a `TIME_PERIOD` KeyValue;
-- no CubeRegion at all when nothing matches: an SDMX-ML `KeyValue` needs at least one value, and an
-  empty included region would mean "no restriction". `obs_count` is then 0.
+- when nothing matches, one *excluded* CubeRegion without KeyValues: it excludes every key, so
+  nothing is available (an SDMX-ML `KeyValue` needs at least one value, and an empty included
+  region would mean "no restriction"; pysdmx wants exactly one region). `obs_count` is then 0.
 
 `references` adds artefacts around the dataflow from the registry: `dataflow`, `datastructure`,
 `conceptscheme`, `codelist`, `dataproviderscheme` (of the dataflow's provision agreements), or
@@ -159,16 +160,13 @@ def constraint(flow: CompiledFlow, dataflow: object, dsd: object, found: Found, 
         metrics["time_period_start"] = found.start
         metrics["time_period_end"] = _last_instant(found.end)
     annotations = [v21.Annotation(id=k, title=v, type=METRICS) for k, v in metrics.items()]
-    regions = []
     nothing = found.observations == 0 or any(not v for v in found.values.values())
-    if found.values and not nothing:
-        region = v21.CubeRegion(included=True)
-        for dimension_id, codes in found.values.items():
-            dimension = dsd.dimensions.get(dimension_id)  # type: ignore[attr-defined]
-            region.member[dimension] = v21.MemberSelection(
-                values_for=dimension, values=[v21.MemberValue(value=c) for c in codes]
-            )
-        regions.append(region)
+    region = v21.CubeRegion(included=not nothing)
+    for dimension_id, codes in () if nothing else found.values.items():
+        dimension = dsd.dimensions.get(dimension_id)  # type: ignore[attr-defined]
+        region.member[dimension] = v21.MemberSelection(
+            values_for=dimension, values=[v21.MemberValue(value=c) for c in codes]
+        )
     return v21.ContentConstraint(
         id=f"{flow.id}_AVAILABILITY",
         name={"en": f"Data available in {flow.ref}"},
@@ -178,7 +176,7 @@ def constraint(flow: CompiledFlow, dataflow: object, dsd: object, found: Found, 
         annotations=annotations,
         role=v21.ConstraintRole(role=v21.ConstraintRoleType.actual),
         content={dataflow},
-        data_content_region=regions,
+        data_content_region=[region],
     )
 
 
