@@ -261,9 +261,18 @@ TASKS = {
 }
 
 
+# pyarrow is a bench-only dependency (pysdmx needs it), not DSM's; pandas (imported by sdmx1)
+# loads it whenever it is installed, which costs ~65 MB RSS. DSM tasks run as on a production
+# install, without it (--with-pyarrow in ingest.py keeps it).
+DSM_TASKS = {"prepare", "dsm", "profile"}
+
+
 def main() -> None:
     args = json.loads(sys.argv[1])
-    task = TASKS[args.pop("task")]
+    name = args.pop("task")
+    if not args.pop("with_pyarrow", False) and name in DSM_TASKS:
+        sys.modules["pyarrow"] = None  # type: ignore[assignment]
+    task = TASKS[name]
     base = _rss_mb()
     result = task(**args)
     result.setdefault("base_mb", base)

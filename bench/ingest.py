@@ -31,7 +31,6 @@ from _report import Measure, machine, profile_block, size_block, today, write  #
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = Path(__file__).parent / "_tasks.py"
-DSM = Path(sys.executable).parent / "dsm"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--sdmx1-csv-max", type=int, default=200_000, help="largest size sdmx1 parses as CSV"
     )
+    p.add_argument(
+        "--with-pyarrow",
+        action="store_true",
+        help="let DSM's processes import pyarrow (bench-only; pandas loads it, ~65 MB)",
+    )
     p.add_argument("--no-cli", action="store_true", help="skip `dsm import` end to end")
     p.add_argument("--profile", type=int, default=200_000, help="observations to profile; 0: off")
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
@@ -67,8 +71,16 @@ class Runner:
         self.template_pg = f"dsm_bench_tmpl_{os.getpid()}"
         self.layout: Layout | None = None
 
+    @property
+    def cli_main(self) -> str:
+        """The `dsm` console script (app.cli:app), without pyarrow unless --with-pyarrow."""
+        block = "" if self.args.with_pyarrow else "sys.modules['pyarrow'] = None; "
+        return f"import sys; {block}from app.cli import app; app(prog_name='dsm')"
+
     def task(self, **args: object) -> dict:
         """Run one task in a fresh interpreter; its JSON result."""
+        if self.args.with_pyarrow:
+            args["with_pyarrow"] = True
         done = subprocess.run(
             [sys.executable, str(TASKS), json.dumps(args)],
             capture_output=True,
@@ -128,7 +140,11 @@ class Runner:
         start = time.perf_counter()
         with open(os.devnull, "wb") as null:
             child = subprocess.Popen(
-                [str(DSM), "import", str(path)], stdout=null, stderr=null, cwd=self.work, env=env
+                [sys.executable, "-c", self.cli_main, "import", str(path)],
+                stdout=null,
+                stderr=null,
+                cwd=self.work,
+                env=env,
             )
             _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
