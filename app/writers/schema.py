@@ -214,7 +214,10 @@ class _Builder:
         for dimension in obs_dims:
             self.attribute(obs, dimension, True)
         self.attribute(obs, flow.measure, False)
-        for attribute in (*(series_attrs if flat else ()), *obs_attrs):
+        # Outside time series, a series-level attribute may vary with the observation dimension
+        # (DSM does not record which dimensions it relates to): it may sit on Obs too.
+        on_obs = series_attrs if at_obs != time else ()
+        for attribute in (*on_obs, *obs_attrs):
             self.attribute(obs, attribute, False)
         return self.root
 
