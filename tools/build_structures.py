@@ -194,8 +194,17 @@ def build_concepts(out: Path) -> None:
         "conceptscheme.ConceptScheme",
     )
     scheme_urn = scheme.get("urn").replace("ConceptScheme=", "Concept=")
+    codelists = {**content.DIMENSIONS, **{a: cl for a, cl, _, _ in content.ATTRIBUTES}}
+    text_types = {"TIME_PERIOD": "ObservationalTimePeriod", "OBS_VALUE": "Decimal"}
     for id_, en, ru, desc_en, desc_ru in content.CONCEPTS:
-        item(scheme, "str:Concept", id_, en, ru, scheme_urn, (desc_en, desc_ru))
+        concept = item(scheme, "str:Concept", id_, en, ru, scheme_urn, (desc_en, desc_ru))
+        # Every concept says how it is represented: clients (sdmx1) need a core representation
+        # for components whose DSD gives none of their own, e.g. free-text attributes.
+        core = sub(concept, "str:CoreRepresentation")
+        if codelists.get(id_):
+            ref(core, "str:Enumeration", codelists[id_], "Codelist", "codelist")
+        else:
+            sub(core, "str:TextFormat", textType=text_types.get(id_, "String"))
     write(root, out / "dsd" / "concepts.xml")
 
 

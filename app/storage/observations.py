@@ -353,7 +353,12 @@ def _upsert(
     }
     for name in tables.series_level:
         series_new[name] = func.coalesce(stage_.c[name], obs.c[name])
-    if op != Operation.APPEND and tables.series_level:
+    series_rows = select(literal(1)).where(stage_.c[tables.time].is_(None)).exists()
+    if (
+        op != Operation.APPEND
+        and tables.series_level
+        and conn.execute(select(series_rows)).scalar()
+    ):
         _fill_work(
             conn,
             tables,
