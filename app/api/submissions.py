@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import AdminDep, EngineDep, PrincipalDep, SettingsDep, StructuresDep
 from app.auth.tokens import Principal
-from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from app.errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized
 from app.services import ingest
 from app.storage import submissions as history
 
@@ -74,7 +74,15 @@ async def submit(
     """Validate a data message (SDMX-ML 2.1/3.0, SDMX-CSV 1.0/2.0/2.1, SDMX-JSON 1.0/2.0; body or
     multipart file; gzip accepted) and store it as one transaction."""
     writer = _writer(principal)
-    received = await _spool(request, settings.max_body_bytes)
+    try:
+        received = await _spool(request, settings.max_body_bytes)
+    except TooLarge as exc:
+        refused = ingest.refuse(structures.engine, writer, exc, None)
+        return JSONResponse(
+            refused.report(),
+            status_code=refused.http_status,
+            headers={"Location": f"/api/submissions/{refused.id}"},
+        )
     try:
         outcome = ingest.submit(
             structures.engine,

@@ -50,7 +50,7 @@ MEDIA_TYPE_20: Final = "application/vnd.sdmx.data+csv;version=2.0.0"
 MEDIA_TYPE_21: Final = "application/vnd.sdmx.data+csv;version=2.1.0"
 
 FIELD_SIZE_LIMIT: Final = 1 << 20  # 1 MiB per cell
-LINE_SIZE_LIMIT: Final = 16 << 20  # 16 Mi characters per physical line
+LINE_SIZE_LIMIT: Final = 2 << 20  # 2 Mi characters per physical line (cells: 1 MiB)
 BLOCK_SIZE: Final = 1 << 20  # bytes decoded at a time
 BATCH_ROWS: Final = 200  # rows transposed at a time (few, so they die young for the GC)
 DELIMITERS: Final = ",;\t|"

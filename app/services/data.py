@@ -320,7 +320,10 @@ def _blocks(
         yield DatasetBlock(current, action="Replace" if query.updated_after else "Information")
     if query.updated_after is not None:
         width = len(columns)
-        keys_only = dataclasses.replace(selection, columns=columns[: len(tables.key)])
+        key_columns = columns[: len(tables.key)]
+        keys_only = dataclasses.replace(
+            selection, columns=key_columns, order=tuple((c, False) for c in key_columns)
+        )
         deleted = _peeked(
             tuple(row[: len(tables.key)]) + (None,) * (width - len(tables.key))
             for row in sql.deletions(conn, tables, keys_only)

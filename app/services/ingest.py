@@ -532,3 +532,17 @@ def revert(engine: Engine, flows: dict, principal: Principal, submission: int) -
         )
         history.close(conn, new, outcome, created, reverts=submission)
     return outcome
+
+
+def refuse(engine: Engine, principal: Principal, error: DsmError, spool: Spool | None) -> Outcome:
+    """Record a message refused before it could be read (e.g. larger than the limit) and report it
+    like any other rejection."""
+    findings = Findings()
+    findings.error(_code(error), error.detail)
+    outcome = Outcome(0, "rejected", error.status, store.Counts(), findings)
+    digest = spool.digest.hexdigest() if spool else hashlib.sha256().hexdigest()
+    with engine.begin() as conn:
+        outcome.id = history.record(
+            conn, datetime.now(UTC), principal, digest, spool.size if spool else 0, outcome
+        )
+    return outcome

@@ -155,8 +155,11 @@ def _limited(
 
 def _stream(conn: Connection, query) -> Iterator[tuple]:
     result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
-    for row in result:
-        yield tuple(row)
+    try:
+        for row in result:
+            yield tuple(row)
+    finally:  # also when the reader stops early (a 304, a client gone): free the server cursor
+        result.close()
 
 
 def current(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:

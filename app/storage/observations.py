@@ -18,7 +18,7 @@ Attributes of every level below the dataset are stored on the observation rows.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -87,7 +87,6 @@ class FlowTables:
     values: tuple[str, ...]  # OBS_VALUE and the attributes stored on rows
     observation_level: tuple[str, ...]  # OBS_VALUE and observation-level attributes
     series_level: tuple[str, ...]
-    created: set[str] = field(default_factory=set)  # database URLs it exists in
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -180,10 +179,8 @@ def tables_for(flow: CompiledFlow) -> FlowTables:
 
 def ensure(conn: Connection, tables: FlowTables) -> None:
     """Create the observation table if this database does not have it yet."""
-    url = str(conn.engine.url)
-    if url not in tables.created:
-        tables.obs.create(conn, checkfirst=True)
-        tables.created.add(url)
+    # checked every time: a cache would survive the rollback of the transaction that created it
+    tables.obs.create(conn, checkfirst=True)
     tables.stage.create(conn, checkfirst=True)
     tables.work.create(conn, checkfirst=True)
     conn.execute(tables.stage.delete())
@@ -263,18 +260,25 @@ def duplicates(conn: Connection, tables: FlowTables, limit: int) -> list[tuple[s
 
 
 def inconsistent_series(conn: Connection, tables: FlowTables, limit: int) -> list[tuple[str, str]]:
-    """(series key, attribute) where one series carries different values of a series attribute."""
+    """(series key, attribute) where one series carries different values of a series attribute
+    (one GROUP BY for all series attributes)."""
     stage_ = tables.stage
+    if not tables.series_level:
+        return []
     dims = [stage_.c[d] for d in tables.dimensions]
+    counts = [func.count(stage_.c[a].distinct()).label(a) for a in tables.series_level]
+    query = (
+        select(*dims, *counts)
+        .group_by(*dims)
+        .having(or_(*[func.count(stage_.c[a].distinct()) > 1 for a in tables.series_level]))
+        .limit(limit)
+    )
     found = []
-    for attribute in tables.series_level:
-        query = (
-            select(*dims)
-            .group_by(*dims)
-            .having(func.count(stage_.c[attribute].distinct()) > 1)
-            .limit(limit)
-        )
-        found += [(".".join(str(v or "") for v in row), attribute) for row in conn.execute(query)]
+    for row in conn.execute(query):
+        key = ".".join(str(v or "") for v in row[: len(dims)])
+        found += [
+            (key, a) for a, n in zip(tables.series_level, row[len(dims) :], strict=True) if n > 1
+        ]
     return found
 
 
@@ -324,7 +328,7 @@ def _upsert(
     obs, stage_ = tables.obs, tables.stage
     current = and_(obs.c.dataflow == dataflow, obs.c.valid_to.is_(None))
     # 1. observations given with their period
-    on = and_(current, *[_same(obs.c[k], stage_.c[k]) for k in tables.key])
+    on = and_(current, *[obs.c[k] == stage_.c[k] for k in tables.key])
     new = {}
     for name in (PERIOD_START, PERIOD_END):
         new[name] = func.coalesce(stage_.c[name], obs.c[name])

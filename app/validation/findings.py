@@ -113,6 +113,25 @@ def expected_list(values: Iterable[str], limit: int = EXPECTED_LIMIT) -> str:
     return f"{', '.join(ordered[:limit])}, ... ({len(ordered)} codes)"
 
 
+VALUE_LIMIT: Final = 200  # characters of a message's value kept in a finding
+
+
+def clip(text: str | None, limit: int = VALUE_LIMIT) -> str | None:
+    """A hostile 12 MB value must not come back (and be stored) whole in a report."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _clipped(location: Location) -> Location:
+    return Location(
+        clip(location.position),
+        clip(location.series_key),
+        clip(location.component),
+        clip(location.value),
+    )
+
+
 class Findings:
     """A bounded collector: keeps the first `cap` findings, counts all of them."""
 
@@ -133,6 +152,7 @@ class Findings:
             self.errors += 1
             self._scope_errors += kind.scope
         if len(self._kept) < self.cap:
+            location = _clipped(location)
             message = kind.template.format(
                 where=location.describe(),
                 component=location.component,
@@ -160,8 +180,8 @@ class Findings:
         self.errors += 1
         self._scope_errors += scope
         if len(self._kept) < self.cap:
-            location = Location(position, series_key, component, value)
-            self._kept.append(Finding(code, "error", message, location))
+            location = _clipped(Location(position, series_key, component, value))
+            self._kept.append(Finding(code, "error", clip(message, 4 * VALUE_LIMIT), location))
 
     @property
     def truncated(self) -> bool:
