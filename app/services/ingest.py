@@ -16,12 +16,13 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.auth.tokens import Principal
 from app.errors import BadRequest, Conflict, DsmError, Forbidden, NotFound, TooLarge
@@ -327,12 +328,6 @@ class _Run:
                 dataset.op,
                 0,
             )
-        for key, count in store.duplicates(self.conn, dataset.tables, 100):
-            self.findings.error(
-                "duplicate-observation",
-                f"Observation {key} is given {count} times in one dataset",
-                series_key=key,
-            )
         for key, attribute in store.inconsistent_series(self.conn, dataset.tables, 100):
             self.findings.error(
                 "inconsistent-attribute",
@@ -353,18 +348,36 @@ class _Run:
         )
         for key, attributes in dataset.groups:
             store.apply_group(self.conn, dataset.tables, key, attributes)
-        self.counts.add(
-            store.apply(
-                self.conn,
-                dataset.tables,
-                dataflow=dataset.flow.ref,
-                op=dataset.op,
-                submission=self.submission,
-                at=self.at,
-                provider=provider,
-                scope=self.validator.scope if self.validator else None,
-            )
-        )
+        try:
+            # a savepoint, so that PostgreSQL can go on after a unique violation
+            with (
+                self.conn.begin_nested()
+                if self.conn.dialect.name == "postgresql"
+                else nullcontext()
+            ):
+                counts = store.apply(
+                    self.conn,
+                    dataset.tables,
+                    dataflow=dataset.flow.ref,
+                    op=dataset.op,
+                    submission=self.submission,
+                    at=self.at,
+                    provider=provider,
+                    scope=self.validator.scope if self.validator else None,
+                )
+        except IntegrityError:
+            # The current-key index refused two versions of one key: the dataset gives an
+            # observation twice. Found here rather than by a GROUP BY on every message.
+            for key, count in store.duplicates(self.conn, dataset.tables, 100):
+                self.findings.error(
+                    "duplicate-observation",
+                    f"Observation {key} is given {count} times in one dataset",
+                    series_key=key,
+                )
+            if not self.findings.has_errors:
+                raise
+            return
+        self.counts.add(counts)
 
 
 def _parse_flow(text_: str) -> tuple[str | None, str, str | None]:

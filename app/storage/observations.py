@@ -35,6 +35,7 @@ from sqlalchemy import (
     Text,
     and_,
     case,
+    cast,
     func,
     literal,
     null,
@@ -186,45 +187,38 @@ def ensure(conn: Connection, tables: FlowTables) -> None:
     conn.execute(tables.stage.delete())
 
 
-def _num(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
 def stage(
     conn: Connection, tables: FlowTables, chunk: Chunk, op: Operation, first_row: int
 ) -> None:
-    """Append a validated chunk to the staging table (bulk: executemany or COPY)."""
+    """Append a validated chunk to the staging table (bulk: executemany or COPY). Only the
+    columns the chunk has are sent; the others stay NULL."""
     n = len(chunk)
-    names = [c.name for c in tables.stage.columns]
     columns = chunk.columns
-    empty = [None] * n
-    data = [columns.get(name, empty) for name in names]
-    data[names.index("row_no")] = range(first_row, first_row + n)
-    data[names.index("op")] = [op.value] * n
-    measure = columns.get(tables.values[0], empty)
-    data[names.index("value_num")] = [_num(v) for v in measure]
+    names = [
+        c.name
+        for c in tables.stage.columns
+        if c.name in columns and c.name not in ("row_no", "op", "named")
+    ]
+    data: list = [columns[name] for name in names]
+    names += ["row_no", "op"]
+    data += [range(first_row, first_row + n), [op.value] * n]
     if op == Operation.DELETE:
         named = [0] * n
         for value_column in tables.values:
-            for i, value in enumerate(columns.get(value_column, empty)):
+            for i, value in enumerate(columns.get(value_column, ())):
                 if value is not None:
                     named[i] = 1
-        data[names.index("named")] = named
+        names.append("named")
+        data.append(named)
     rows = list(zip(*data, strict=True))
+    quoted = ", ".join(f'"{c}"' for c in names)
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.cursor()
-        quoted = ", ".join(f'"{c}"' for c in names)
         with cursor.copy(f'COPY "{tables.stage.name}" ({quoted}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
     else:
         placeholders = ", ".join("?" for _ in names)
-        quoted = ", ".join(f'"{c}"' for c in names)
         conn.connection.cursor().executemany(
             f'INSERT INTO "{tables.stage.name}" ({quoted}) VALUES ({placeholders})', rows
         )
@@ -327,18 +321,20 @@ def _upsert(
 ) -> None:
     obs, stage_ = tables.obs, tables.stage
     current = and_(obs.c.dataflow == dataflow, obs.c.valid_to.is_(None))
+    if conn.execute(select(obs.c.pk).where(current).limit(1)).first() is None:
+        _first_load(conn, tables, dataflow, submission, at, provider, counts)
+        return
     # 1. observations given with their period
     on = and_(current, *[obs.c[k] == stage_.c[k] for k in tables.key])
     new = {}
     for name in (PERIOD_START, PERIOD_END):
         new[name] = func.coalesce(stage_.c[name], obs.c[name])
-    for name in (*tables.values, "value_num"):
-        replaced = op == Operation.REPLACE and (
-            name in tables.observation_level or name == "value_num"
-        )
+    for name in tables.values:
+        replaced = op == Operation.REPLACE and name in tables.observation_level
         new[name] = stage_.c[name] if replaced else func.coalesce(stage_.c[name], obs.c[name])
     if op == Operation.APPEND:  # never change a stored value
         new = {k: case((obs.c.pk.is_(None), stage_.c[k]), else_=obs.c[k]) for k in new}
+    new["value_num"] = cast(new[tables.values[0]], Float)
     _fill_work(
         conn,
         tables,
@@ -373,6 +369,35 @@ def _upsert(
         )
     _classify(conn, tables)
     _commit_work(conn, tables, dataflow, submission, at, provider, counts)
+
+
+def _first_load(
+    conn: Connection,
+    tables: FlowTables,
+    dataflow: str,
+    submission: int,
+    at: datetime,
+    provider: str | None,
+    counts: Counts,
+) -> None:
+    """Nothing stored yet for the dataflow: every staged observation is new, no comparison needed."""
+    stage_ = tables.stage
+    given = stage_.c[tables.time].is_not(None)
+    copied = [*tables.key, PERIOD_START, PERIOD_END, *tables.values]
+    conn.execute(
+        tables.obs.insert().from_select(
+            ["dataflow", "provider", "opened_by", "valid_from", *copied, "value_num"],
+            select(
+                literal(dataflow),
+                literal(provider, String),
+                literal(submission),
+                literal(at, DateTime(timezone=True)),
+                *[stage_.c[c] for c in copied],
+                cast(stage_.c[tables.values[0]], Float),
+            ).where(given),
+        )
+    )
+    counts.inserted += conn.execute(select(func.count()).where(given)).scalar_one()
 
 
 def _fill_work(conn: Connection, tables: FlowTables, query, names: list[str]) -> None:
