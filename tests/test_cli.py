@@ -83,7 +83,9 @@ def test_openapi_document_is_the_exported_one(tmp_path):
     )
 
 
-@pytest.mark.parametrize("command", ["serve", "db", "load", "check", "users", "tokens", "openapi"])
+@pytest.mark.parametrize(
+    "command", ["serve", "db", "load", "check", "import", "demo", "users", "tokens", "openapi"]
+)
 def test_every_command_has_help(tmp_path, command):
     result = run([command, "--help"], tmp_path)
     assert result.returncode == 0
