@@ -216,6 +216,8 @@ def prepare(
     modified = max(moments)
     version = hashlib.sha1(f"{flow.ref}|{stamp}|{revision}".encode()).hexdigest()[:16]
     blocks = _blocks(conn, tables, selection, query, columns, exists)
+    if _drops_measure(flow, query):
+        blocks = _without_measure(blocks, len(ordered))
     first = next(blocks, None)
     datasets = _chain(first, blocks)
     dataset_attributes = store.dataset_attribute_values(conn, flow.ref) if exists else {}
@@ -330,6 +332,19 @@ def _blocks(
         )
         if deleted is not None:
             yield DatasetBlock(deleted, action="Delete")
+
+
+def _drops_measure(flow: CompiledFlow, query: DataQuery) -> bool:
+    """v2 `measures=none` (or a list without the measure): observations without their value."""
+    spec = query.measures
+    return spec == "none" or (isinstance(spec, tuple) and flow.measure not in spec)
+
+
+def _without_measure(blocks: Iterator[DatasetBlock], position: int) -> Iterator[DatasetBlock]:
+    for block in blocks:
+        rows = block.rows
+        block.rows = ((*row[:position], None, *row[position + 1 :]) for row in rows)
+        yield block
 
 
 def _history_blocks(rows: Iterator[tuple]) -> Iterator[DatasetBlock]:

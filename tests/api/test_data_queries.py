@@ -241,3 +241,13 @@ def test_as_of_history_and_updated_after_are_exact(client, admin_token):
         ("2017", "1002"),
         ("2018", "1003"),
     ]
+
+
+def test_v2_attributes_and_measures_parameters(loaded):
+    base = "/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/~/A.KAZ.UZB.F.*.*"
+    no_values = etree.fromstring(get(loaded, f"{base}?measures=none").content)
+    assert [o.get("OBS_VALUE") for o in no_values.iter("Obs")] == [None] * 9
+    series_only = get(loaded, f"{base}?attributes=series").text
+    assert "UNIT_MEASURE" in series_only and "OBS_STATUS" not in series_only
+    none = get(loaded, f"{base}?attributes=none").text
+    assert "UNIT_MEASURE" not in none and "OBS_VALUE" in none
