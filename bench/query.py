@@ -387,19 +387,18 @@ class Bench:
             return case["path"]
         return f"/{case['slug']}.{self.ext(case)}"
 
-    def load(self, target: str, server: Server) -> None:
-        d = self.args.duration
-        for case in self.queries:
-            accept, url = FORMATS[case["fmt"]][1], server.url(self.path_on(target, case))
-            for mode, (t, c) in (("seq", (1, 1)), ("c16", (2, 16))):
-                got = wrk(url, accept, t, c, d)
-                self.add(target, case["slug"], mode, got)
-                print(
-                    f"[{target}] {case['name']} {case['fmt']} {mode}: {got['rps']:,.0f} req/s "
-                    f"p50 {got['p50']} ms p99 {got['p99']} ms, {got['requests']} requests, {got['errors']} non-2xx "
-                    f"{got['socket']}",
-                    flush=True,
-                )
+    def load(self, target: str, server: Server, case: dict, mode: str) -> None:
+        threads, conns = (1, 1) if mode == "seq" else (2, 16)
+        accept, url = FORMATS[case["fmt"]][1], server.url(self.path_on(target, case))
+        fetch(url, accept)  # warm: a fresh server's first answer loads caches
+        got = wrk(url, accept, threads, conns, self.args.duration)
+        self.add(target, case["slug"], mode, got)
+        print(
+            f"[{target}] {case['name']} {case['fmt']} {mode}: {got['rps']:,.1f} req/s "
+            f"p50 {got['p50']} ms p99 {got['p99']} ms, {got['requests']} requests, "
+            f"{got['errors']} non-2xx {got['socket']}",
+            flush=True,
+        )
 
     def export(self, target: str, server: Server) -> None:
         if self.args.no_export:
@@ -460,28 +459,55 @@ class Bench:
         for r in range(self.args.repeats):
             for target, start in plan:
                 print(f"[round {r + 1}/{self.args.repeats}] {target}", flush=True)
-                server = start()  # type: ignore[operator]
+                self.round(target, start)
+
+    def round(self, target: str, start) -> None:  # type: ignore[no-untyped-def]
+        """Every wrk run, then the exports. DSM gets a fresh server for each: wrk stops with
+        requests in flight, and DSM leaks a pooled connection per request abandoned before its
+        body starts (see docs/BENCHMARKS.md), so a reused server would fail the next run."""
+        fresh = target.startswith("dsm-")
+        shared = None if fresh else start()
+
+        def finish(server: Server) -> None:
+            self.peak_rss[target] = max(self.peak_rss.get(target, 0), rss(server.pid))
+            server.stop()
+
+        try:
+            jobs = [(case, mode) for case in self.queries for mode in ("seq", "c16")]
+            for case, mode in [*jobs, (None, "export")]:
+                if case is None and self.args.no_export:
+                    continue
+                server = start() if fresh else shared
                 try:
-                    self.load(target, server)
-                    self.export(target, server)
-                    self.peak_rss[target] = max(self.peak_rss.get(target, 0), rss(server.pid))
+                    if case is None:
+                        self.export(target, server)
+                    else:
+                        self.load(target, server, case, mode)
                 finally:
-                    server.stop()
+                    if fresh:
+                        finish(server)
+        finally:
+            if shared is not None:
+                finish(shared)
 
     def profile(self, py_spy: Path, seconds: int) -> dict[str, list]:
         """py-spy (raw collapsed stacks, all threads) of the SQLite server during the 10k query
-        (wrk -c1) and during one SDMX-CSV export."""
-        server = self.start_dsm("sqlite", self.args.port + 7)
+        and single-series queries (wrk -c1) and during one export per format; a fresh server each."""
         out: dict[str, list] = {}
-        try:
-            jobs = {
-                "10k wildcard v1 SDMX-CSV (wrk -t1 -c1)": (
-                    lambda: wrk(server.url(self.queries[3]["path"]), CSV, 1, 1, seconds)
-                ),
-                "export v1 SDMX-CSV": lambda: curl(server.url(self.exports[0]["path"]), CSV),
-                "export v1 SDMX-ML": lambda: curl(server.url(self.exports[1]["path"]), ML),
-            }
-            for label, job in jobs.items():
+        jobs = {
+            "single v1 SDMX-CSV (wrk -t1 -c1)": (
+                lambda s: wrk(s.url(self.queries[0]["path"]), CSV, 1, 1, seconds)
+            ),
+            "10k wildcard v1 SDMX-CSV (wrk -t1 -c1)": (
+                lambda s: wrk(s.url(self.queries[3]["path"]), CSV, 1, 1, seconds)
+            ),
+            "export v1 SDMX-CSV": lambda s: curl(s.url(self.exports[0]["path"]), CSV),
+            "export v1 SDMX-ML": lambda s: curl(s.url(self.exports[1]["path"]), ML),
+        }
+        for label, job in jobs.items():
+            server = self.start_dsm("sqlite", self.args.port + 7)
+            try:
+                fetch(server.url(self.queries[0]["path"]), CSV)
                 folded = self.args.workdir / f"profile-{len(out)}.txt"
                 spy = subprocess.Popen(
                     [
@@ -501,12 +527,12 @@ class Bench:
                     stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1.0)
-                job()
+                job(server)
                 spy.send_signal(signal.SIGINT)
                 spy.wait(60)
                 out[label] = hot_spots(folded)
-        finally:
-            server.stop()
+            finally:
+                server.stop()
         return out
 
 
