@@ -2,10 +2,12 @@
 in memory for conformance tests, and the realistic path parameters that make generated requests
 reach DSM's seeded structures instead of ending in 404.
 
-The patches fix the documents' known defects (the shared README lists them) and cut them down to
-the structure operations, which are all DSM implements so far. Nothing here describes DSM: the
-documents stay the specification, and a status or media type DSM sends that they do not declare
-is a test failure to explain, not something to add here.
+The patches fix the documents' known defects (the shared README lists them) and split each document
+in two: the structure operations, and the data operations (data, availability, schema queries).
+Metadata and registration queries are cut out: DSM serves no reference metadata and keeps no
+registrations. Nothing here describes DSM: the documents stay the specification, and a status or
+media type DSM sends that they do not declare is a test failure to explain, not something to add
+here.
 """
 
 import copy
@@ -22,10 +24,14 @@ V2_DOCUMENT = SHARED / "sdmx-rest-v2.2.2.yaml"
 V1_MOUNT = "/rest"
 V2_MOUNT = "/rest/v2"
 
-# Operations DSM does not implement yet; they come with the data issues, so they are cut out of the
-# documents explicitly (by first path segment) rather than left to fail with 404.
-V1_NOT_YET = ("/data/", "/availableconstraint/", "/schema/")
-V2_NOT_YET = ("/data/", "/availability/", "/schema/", "/metadata/", "/registration/")
+# The data operations (by first path segment); every other operation is a structure query.
+V1_DATA = ("/data/", "/availableconstraint/", "/schema/")
+V2_DATA = ("/data/", "/availability/", "/schema/")
+# Operations DSM does not implement, cut out explicitly rather than left to fail with 404: reference
+# metadata queries (DSM stores no metadata sets; REST 1.5.0 has no such path, only the structure
+# queries for metadata structures and flows, which answer 404 or 501) and registration queries
+# (DSM keeps provision agreements, not registrations).
+V2_NOT_IMPLEMENTED = ("/metadata/", "/registration/")
 
 # docs/api.md: the types DSM's catalog (SDMX-ML 2.1 elements) cannot hold answer 501, not 404.
 NOT_IMPLEMENTED_TYPES = frozenset(
@@ -63,7 +69,6 @@ def _v1() -> dict[str, Any]:
     raw = _read(V1_DOCUMENT)
     # Defect: the 12 VTL scheme paths answer `$ref: '#/components/responses/510'`, never defined.
     raw["components"]["responses"].setdefault("510", {"description": "Not implemented (VTL)"})
-    raw["paths"] = {p: v for p, v in raw["paths"].items() if not p.startswith(V1_NOT_YET)}
     raw["servers"] = [{"url": f"http://testserver{V1_MOUNT}"}]
     return raw
 
@@ -85,7 +90,7 @@ def _v2() -> dict[str, Any]:
     )
     _replace_ref(raw, "/registration/id/{registrationID}", "resourceIDs", "registrationID")
     _replace_ref(raw, "/registration/provider/{agencyID}/{providerID}", "resourceIDs", "providers")
-    raw["paths"] = {p: v for p, v in raw["paths"].items() if not p.startswith(V2_NOT_YET)}
+    raw["paths"] = {p: v for p, v in raw["paths"].items() if not p.startswith(V2_NOT_IMPLEMENTED)}
     raw["servers"] = [{"url": f"http://testserver{V2_MOUNT}"}]
     return raw
 
@@ -96,9 +101,13 @@ def _replace_ref(raw: dict[str, Any], path: str, old: str, new: str) -> None:
             parameter["$ref"] = f"#/components/parameters/{new}"
 
 
-def document(api: str) -> dict[str, Any]:
-    """The patched document for `v1` (REST 1.5.0, mount /rest) or `v2` (REST 2.2.2, /rest/v2)."""
-    return copy.deepcopy(_v1() if api == "v1" else _v2())
+def document(api: str, part: str = "structure") -> dict[str, Any]:
+    """The patched document for `v1` (REST 1.5.0, mount /rest) or `v2` (REST 2.2.2, /rest/v2),
+    cut to its `structure` or its `data` operations."""
+    raw = copy.deepcopy(_v1() if api == "v1" else _v2())
+    data = V1_DATA if api == "v1" else V2_DATA
+    raw["paths"] = {p: v for p, v in raw["paths"].items() if p.startswith(data) == (part == "data")}
+    return raw
 
 
 def declared_200_types(raw: dict[str, Any], path: str) -> list[str]:
@@ -148,3 +157,54 @@ def resource_of(path: str, path_parameters: dict[str, Any]) -> str:
         if name in path_parameters:
             return str(path_parameters[name])
     return path.strip("/").split("/", 1)[0]
+
+
+# --- Realistic parameters for data queries (the demo data, app.services.demo) --------------------
+
+# Dataflow references as v1 writes them, with the dataflow id each one resolves to.
+V1_FLOWS = {
+    "DF_FOREIGN_POP": "DF_FOREIGN_POP",
+    "DSM,DF_WORK_PERMITS": "DF_WORK_PERMITS",
+    "DSM,DF_WORK_PERMITS,1.0": "DF_WORK_PERMITS",
+    "DSM,DF_ASYLUM_APP,latest": "DF_ASYLUM_APP",
+    "DSM,DF_ASYLUM_DEC,1.0": "DF_ASYLUM_DEC",
+    "DF_FOREIGN_ENTRY": "DF_FOREIGN_ENTRY",
+    "DSM,DF_CITIZENS_ABROAD": "DF_CITIZENS_ABROAD",
+    "DSM,DF_LABOUR_EMIG,1.0": "DF_LABOUR_EMIG",
+}
+# v2 and schema contexts: (context, resourceID) -> the dataflow whose dimensions a key follows.
+CONTEXTS = {
+    ("dataflow", "DF_FOREIGN_POP"): "DF_FOREIGN_POP",
+    ("dataflow", "DF_WORK_PERMITS"): "DF_WORK_PERMITS",
+    ("dataflow", "DF_FOREIGN_EXIT"): "DF_FOREIGN_EXIT",
+    ("dataflow", "DF_ASYLUM_DEC"): "DF_ASYLUM_DEC",
+    ("datastructure", "DSD_FOREIGN_POP"): "DF_FOREIGN_POP",
+    ("datastructure", "DSD_ASYLUM_DEC"): "DF_ASYLUM_DEC",
+    ("provisionagreement", "PA_KAZ_STAT_FOREIGN_POP"): "DF_FOREIGN_POP",
+    ("provisionagreement", "PA_KGZ_LABOUR_WORK_PERMITS"): "DF_WORK_PERMITS",
+    ("*", "DF_LABOUR_EMIG"): "DF_LABOUR_EMIG",
+}
+PROVIDERS = ("DSM,KAZ_STAT", "KAZ_STAT", "all", "KAZ_STAT+KGZ_LABOUR", "DSM,ARM_MIG+DSM,UZB_STAT")
+V1_DATA_VERSIONS = ("1.0", "latest")
+V2_DATA_VERSIONS = ("1.0", "~", "*", "1.*", "+")
+# Codes present in the demo data, by dimension; a dimension not listed is left out or `_T`.
+CODES = {
+    "FREQ": ("A", "Q"),
+    "REF_AREA": ("KAZ", "KGZ", "RUS", "ARM", "UZB"),
+    "CITIZENSHIP": ("_T", "FOR", "UZB", "RUS", "UKR"),
+    "COUNTERPART_AREA": ("_T", "RUS", "TUR", "KAZ"),
+    "SEX": ("F", "M", "_T"),
+    "AGE": ("_T", "Y_LT14", "Y18T34"),
+}
+PERIODS = ("2019", "2020-Q1", "2021-07", "2020-S1", "2019-01-01", "2015", "2024-12-31", "1999")
+C_FILTERS = (
+    {"TIME_PERIOD": "ge:2019+le:2020"},
+    {"TIME_PERIOD": "2021"},
+    {"SEX": "F"},
+    {"REF_AREA": "KAZ,KGZ"},
+    {"SEX": "ne:_T", "FREQ": "A"},
+    {"CITIZENSHIP": "sw:U"},
+    {"OBS_VALUE": "gt:1000"},
+)
+COMPONENT_IDS = ("all", "*", "SEX", "REF_AREA", "TIME_PERIOD", "SEX,REF_AREA", "FREQ")
+DATETIMES = ("2019-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "2020-06-30T12:00:00+05:00")
