@@ -112,6 +112,9 @@ def parse_time(parameter: str, text: str | None) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+MAX_COUNT: Final = 1_000_000_000  # larger counts and offsets are refused, not sent to SQL
+
+
 def parse_positive(parameter: str, text: str | None, minimum: int = 1) -> int | None:
     if text is None:
         return None
@@ -119,8 +122,8 @@ def parse_positive(parameter: str, text: str | None, minimum: int = 1) -> int | 
         value = int(text)
     except ValueError:
         value = minimum - 1
-    if value < minimum:
-        raise QuerySyntaxError(parameter, text, f"an integer >= {minimum}")
+    if not minimum <= value <= MAX_COUNT:
+        raise QuerySyntaxError(parameter, text, f"an integer from {minimum} to {MAX_COUNT}")
     return value
 
 
@@ -205,6 +208,11 @@ def parse_v1(
     providers = None
     if provider not in (None, "", "all"):
         providers = tuple(p.split(",")[-1] for p in provider.split("+"))
+        for value in providers:
+            if not _ID.fullmatch(value):
+                raise QuerySyntaxError(
+                    "providerRef", provider, "PROVIDER or AGENCY,PROVIDER, '+' lists"
+                )
     return DataQuery(
         api="v1",
         agencies=(agency,) if agency else None,

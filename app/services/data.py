@@ -134,6 +134,12 @@ def _conditions(flow: CompiledFlow, query: DataQuery) -> list[list[list[sql.Cond
         component = flow.components.get(name)
         if component is None:
             raise BadRequest(f"c[{name}]: {name} is not a component of {flow.ref}")
+        if component.role == "attribute" and component.level == Level.DATASET:
+            raise BadRequest(
+                f"c[{name}]: {name} is a dataset-level attribute; DSM filters "
+                "observations by dimensions, the measure and attributes below "
+                "dataset level"
+            )
         alternatives = []
         for alternative in component_filter.alternatives:
             conditions = []
