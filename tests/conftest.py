@@ -1,28 +1,66 @@
 """Shared fixtures: a fresh database per test (a SQLite file, and a throwaway PostgreSQL database when
-DSM_TEST_DATABASE_URL names a server), an app on it seeded with the bundled structures, and tokens."""
+DSM_TEST_DATABASE_URL names a server), each a copy of one seeded per session (migrations and the
+bundled structures), an app on it, and tokens."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app.main import create_app
+from app.main import create_app, setup_database
 from app.services.auth import add_user, create_token
+from app.services.structures import Structures
 from app.settings import Settings
+from app.storage.engine import make_engine
 
 PG_URL = os.environ.get("DSM_TEST_DATABASE_URL")
 
 
-def _postgres_database() -> Iterator[str]:
+def _seed(url: str) -> None:
+    """Migrate a database and load the bundled structures into it (what `dsm serve` does)."""
+    settings = Settings(database_url=url, secret_key="test-secret", _env_file=None)
+    engine = make_engine(url)
+    setup_database(settings, Structures(engine))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A seeded SQLite file, copied for each test (seeding per test would dominate the suite)."""
+    path = tmp_path_factory.mktemp("template") / "dsm.db"
+    _seed(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A seeded PostgreSQL database that each test's database is created from (TEMPLATE)."""
+    assert PG_URL
+    name = f"dsm_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _seed(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _postgres_database(template: str) -> Iterator[str]:
     assert PG_URL
     name = f"dsm_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -44,11 +82,13 @@ def _postgres_database() -> Iterator[str]:
     ]
 )
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A fresh, empty database: SQLite always, PostgreSQL when DSM_TEST_DATABASE_URL is set."""
+    """A fresh database holding the migrations and the bundled structures (and nothing else):
+    SQLite always, PostgreSQL when DSM_TEST_DATABASE_URL is set."""
     if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "dsm.db")
         yield f"sqlite:///{tmp_path / 'dsm.db'}"
     else:
-        yield from _postgres_database()
+        yield from _postgres_database(request.getfixturevalue("postgres_template"))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ integer per call and rebuilds the registry (merge all artefact elements, read wi
 when another process or request changed structures.
 """
 
+import functools
 import io
 import logging
 import threading
@@ -185,7 +186,14 @@ def _refuse_breaking(
 
 
 def build_registry(records: Sequence[ArtefactXml]) -> Registry:
-    """Read all artefacts with sdmx1 as one message and index them."""
+    """Read all artefacts with sdmx1 as one message and index them. The same artefacts give the
+    same (immutable) registry, so processes serving several databases with the same structures,
+    and a write followed by a read, build it once."""
+    return _build(tuple(records))
+
+
+@functools.lru_cache(maxsize=4)
+def _build(records: tuple[ArtefactXml, ...]) -> Registry:
     message = sdmx.read_sdmx(io.BytesIO(merge(r.xml for r in records)))
     _restore_provision_agreement_regions(message, records)
     return Registry(message)
