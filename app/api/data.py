@@ -15,7 +15,7 @@ from app.errors import BadRequest, NotAcceptable, NotFound
 from app.formats.media import MediaType
 from app.model.data_query import DataQuery, parse_v1, parse_v2
 from app.model.query import Api, QuerySyntaxError
-from app.services.data import prepare
+from app.services.data import prepare, release
 from app.writers.data import WRITERS, write
 from app.writers.negotiate import Offer, content_type, negotiate, pick_language
 
@@ -104,11 +104,41 @@ def _refuse_unwritable(query: DataQuery, media_type: MediaType) -> None:
         )
 
 
-def _stream(conn: Connection, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    try:
-        yield from chunks
-    finally:
-        conn.close()
+class _Stream:
+    """The response body: the writer's chunks, and the connection they are read on, given back
+    to the pool when the body ends, fails, or is never read (a client gone before the first
+    byte: a generator's `finally` would not run then)."""
+
+    def __init__(self, conn: Connection, chunks: Iterator[bytes]) -> None:
+        self.conn, self.chunks = conn, chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self.chunks
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.conn.closed:
+            release(self.conn)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _ClosingResponse(StreamingResponse):
+    """Gives the connection back as soon as the response is over, however it ended: a client
+    that hangs up before the first byte must not keep a pooled connection until GC."""
+
+    def __init__(self, stream: _Stream, **kwargs: object) -> None:
+        super().__init__(stream, **kwargs)  # type: ignore[arg-type]
+        self.stream = stream
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.stream.close()
 
 
 def _answer(request: Request, structures: StructuresDep, api: Api, parse) -> Response:  # type: ignore[no-untyped-def]
@@ -125,7 +155,7 @@ def _answer(request: Request, structures: StructuresDep, api: Api, parse) -> Res
     try:
         prepared = prepare(structures, conn, query, lang, csv_options)
     except BaseException:
-        conn.close()
+        release(conn)
         raise
     fingerprint = f"{request.url.path}?{request.url.query}|{media_type}|{lang}|{prepared.version}"
     tag = f'W/"{sha1(fingerprint.encode()).hexdigest()[:24]}"'
@@ -136,16 +166,16 @@ def _answer(request: Request, structures: StructuresDep, api: Api, parse) -> Res
         "Vary": "Accept, Accept-Language",
     }
     if prepared.empty:
-        conn.close()
+        release(conn)
         if api == "v2":
             return Response(status_code=204, headers=headers)
         raise NotFound("No results: no data match the query")
     if not_modified(request, tag, prepared.modified):
-        conn.close()
+        release(conn)
         return Response(status_code=304, headers=headers)
     chunks = write(media_type, prepared.response)
-    return StreamingResponse(
-        _stream(conn, chunks), media_type=content_type(media_type), headers=headers
+    return _ClosingResponse(
+        _Stream(conn, chunks), media_type=content_type(media_type), headers=headers
     )
 
 

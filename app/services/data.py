@@ -68,6 +68,12 @@ def _localised(text: object, lang: str) -> str | None:
     )
 
 
+def release(conn: Connection) -> None:
+    """Give back a data query's connection, closing any result still streaming on it."""
+    sql.close_results(conn)
+    conn.close()
+
+
 def resolve_flow(structures: Structures, query: DataQuery) -> tuple[CompiledFlow, object]:
     """The one dataflow a data query addresses (and its sdmx1 DSD), or 404."""
     registry, _, _ = structures.current()

@@ -10,6 +10,7 @@ import functools
 import io
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ import sdmx
 from lxml import etree
 from sdmx.model.common import ProvisionAgreement
 from sdmx.model.v21 import MemberSelection, MemberValue
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import NullPool
 
 from app.errors import Conflict, Invalid, NotFound
 from app.formats.media import MediaType
@@ -245,8 +247,16 @@ class Outcome:
 class Structures:
     """The structure registry of one server process, backed by the catalog tables."""
 
+    # How long a revision check holds: structure changes made by other processes show within it
+    # (changes made through this process show at once).
+    CHECK_SECONDS = 1.0
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # The revision is checked on a connection of its own (no pool), so that a request holding
+        # a pooled connection never waits on the pool for this check.
+        self._probe = create_engine(engine.url, poolclass=NullPool)
+        self._checked = 0.0
         self._lock = threading.Lock()
         self._registry: Registry | None = None
         self._revision = -1
@@ -256,8 +266,12 @@ class Structures:
 
     def current(self) -> tuple[Registry, int, datetime]:
         """The registry, its revision and last-change time, rebuilt if the database moved on."""
-        with self.engine.connect() as conn:
+        now = time.monotonic()
+        if self._registry is not None and now - self._checked < self.CHECK_SECONDS:
+            return self._registry, self._revision, self._stamp
+        with self._probe.connect() as conn:
             revision, stamp = store.revision(conn)
+        self._checked = now
         if revision != self._revision or self._registry is None:
             with self._lock:
                 if revision != self._revision or self._registry is None:
@@ -340,6 +354,7 @@ class Structures:
                     dependents=dependents,
                 )
             store.remove(conn, key)
+        self._checked = 0.0  # look again at once: the registry changed
 
     def load_files(self, paths: Iterable[Path]) -> Outcome:
         return self.write([a for _, a in read_files(paths)])

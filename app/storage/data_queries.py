@@ -153,8 +153,15 @@ def _limited(
     return query
 
 
+def close_results(conn: Connection) -> None:
+    """Close the streamed results still open on `conn` (a response abandoned mid-way)."""
+    for result in conn.info.pop("dsm_results", []):
+        result.close()
+
+
 def _stream(conn: Connection, query) -> Iterator[tuple]:
     result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+    conn.info.setdefault("dsm_results", []).append(result)
     try:
         for row in result:
             yield tuple(row)

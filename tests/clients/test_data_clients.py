@@ -3,6 +3,7 @@ get exactly what was loaded, observation by observation, in every format each ca
 
 import json
 import math
+import time
 
 import httpx
 import pytest
@@ -162,3 +163,22 @@ def test_pandas_reads_sdmx_csv_straight_from_the_url(server):
 def test_pysdmx_reads_a_url_with_accept_any(server):
     message = read_sdmx(f"{server}/rest/data/DSM,DF_FOREIGN_POP,1.0/A.KGZ....", validate=False)
     assert message.data
+
+
+def test_many_concurrent_and_abandoned_requests_leave_the_server_healthy(server):
+    """More concurrent data requests than the connection pool holds all complete, and clients
+    that hang up before the first byte do not leak connections."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"{server}/rest/data/DF_FOREIGN_POP/A.KAZ....?format=sdmx-csv-1.0"
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda _: httpx.get(url, timeout=60).status_code, range(48)))
+    assert statuses == [200] * 48
+    host, port = server.removeprefix("http://").split(":")
+    for _ in range(40):  # more than the pool holds
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(b"GET /rest/data/DF_FOREIGN_POP HTTP/1.1\r\nHost: x\r\n\r\n")
+    for _ in range(5):
+        assert httpx.get(url, timeout=30).status_code == 200
+    time.sleep(2)  # let the abandoned requests finish before the server stops
