@@ -10,7 +10,6 @@ from app.api.deps import AdminDep, EngineDep, PrincipalDep, SettingsDep, Structu
 from app.auth.tokens import Principal
 from app.errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized
 from app.services import ingest
-from app.storage import submissions as history
 
 router = APIRouter(tags=["data submission"])
 
@@ -118,15 +117,13 @@ def listing(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict]:
-    with engine.connect() as conn:
-        return history.listing(conn, _visible(principal), limit, offset)
+    return ingest.history_list(engine, _visible(principal), limit, offset)
 
 
 @router.get("/api/submissions/{submission}", summary="One submission and its report")
 def one(submission: int, engine: EngineDep, principal: PrincipalDep) -> dict:
     own = _visible(principal)
-    with engine.connect() as conn:
-        found = history.get(conn, submission)
+    found = ingest.history_get(engine, submission)
     if found is None or (own is not None and found["principal"] != own.name):
         raise NotFound(f"No submission {submission}")
     return found

@@ -559,3 +559,17 @@ def refuse(engine: Engine, principal: Principal, error: DsmError, spool: Spool |
             conn, datetime.now(UTC), principal, digest, spool.size if spool else 0, outcome
         )
     return outcome
+
+
+def history_list(
+    engine: Engine, principal: Principal | None, limit: int, offset: int
+) -> list[dict]:
+    """The submission history, newest first: `principal`'s own, or all when None (an admin)."""
+    with engine.connect() as conn:
+        return history.listing(conn, principal, limit, offset)
+
+
+def history_get(engine: Engine, submission: int) -> dict | None:
+    """One submission with its report, or None."""
+    with engine.connect() as conn:
+        return history.get(conn, submission)
