@@ -100,9 +100,14 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all database migrations."""
+    from app.services.structures import Structures, upgrade_observation_tables
     from app.storage.engine import make_engine, upgrade
 
-    upgrade(make_engine(settings().database_url))
+    engine = make_engine(settings().database_url)
+    upgrade(engine)
+    structures = Structures(engine)
+    if not structures.is_empty():
+        upgrade_observation_tables(structures)
     typer.echo("database at head")
 
 

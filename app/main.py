@@ -12,7 +12,7 @@ from app import __doc__ as description
 from app.api import availability, data, errors, health, schema, structure, submissions
 from app.api.middleware import Metrics, RequestContext
 from app.auth.tokens import resolve_secret
-from app.services.structures import Structures
+from app.services.structures import Structures, upgrade_observation_tables
 from app.settings import Settings
 from app.storage.engine import make_engine, upgrade
 
@@ -20,10 +20,12 @@ VERSION = "0.1.0"
 
 
 def setup_database(settings: Settings, structures: Structures) -> None:
-    """Upgrade the database and seed the bundled structures into an empty one."""
+    """Upgrade the database (catalog and observation-table indexes) and seed the bundled
+    structures into an empty one."""
     upgrade(structures.engine)
     if structures.is_empty():
         structures.load_files(settings.structure_paths)
+    upgrade_observation_tables(structures)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

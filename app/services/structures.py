@@ -34,6 +34,7 @@ from app.readers.references import SCHEME_CLASSES, Reference, declared_items, re
 from app.readers.structure import ArtefactXml, merge, parse_xml, read_artefacts
 from app.services.compile import compile_all
 from app.services.registry import Registry
+from app.storage import observations
 from app.storage import structures as store
 from app.writers.structure import write
 
@@ -460,3 +461,14 @@ def iter_artefacts(message: sdmx.message.StructureMessage) -> list:
     ):
         found.extend(a for a in getattr(message, name).values() if not a.is_external_reference)
     return found
+
+
+def upgrade_observation_tables(structures: Structures) -> None:
+    """Bring the indexes of existing observation tables up to date (one transaction)."""
+    seen: set[str] = set()
+    with structures.engine.begin() as conn:
+        for flow in structures.flows().values():
+            tables = observations.tables_for(flow)
+            if tables.obs.name not in seen:
+                seen.add(tables.obs.name)
+                observations.upgrade_indexes(conn, tables)

@@ -37,6 +37,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    inspect,
     literal,
     null,
     or_,
@@ -524,6 +525,17 @@ def snapshot(
             .order_by(*columns[: len(tables.key)])
         )
     ]
+
+
+def upgrade_indexes(conn: Connection, tables: FlowTables) -> None:
+    """Create the indexes a table made by an older DSM lacks (observation tables follow the
+    structures, not Alembic, so `dsm db upgrade` and start-up bring their indexes up to date)."""
+    if not exists(conn, tables):
+        return
+    present = {ix["name"] for ix in inspect(conn).get_indexes(tables.obs.name)}
+    for index in tables.obs.indexes:
+        if index.name not in present:
+            index.create(conn)
 
 
 def exists(conn: Connection, tables: FlowTables) -> bool:
