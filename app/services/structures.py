@@ -256,7 +256,12 @@ class Structures:
         self.engine = engine
         # The revision is checked on a connection of its own (no pool), so that a request holding
         # a pooled connection never waits on the pool for this check.
-        self._probe = create_engine(engine.url, poolclass=NullPool)
+        in_memory = engine.url.get_backend_name() == "sqlite" and engine.url.database in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._probe = engine if in_memory else create_engine(engine.url, poolclass=NullPool)
         self._checked = 0.0
         self._lock = threading.Lock()
         self._registry: Registry | None = None
