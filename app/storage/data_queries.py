@@ -220,9 +220,8 @@ def stamp(
 ) -> tuple[datetime | None, datetime | None]:
     """The last time the dataflow's data changed: (max valid_from, max valid_to)."""
     obs = tables.obs
-    row = conn.execute(
-        select(func.max(obs.c.valid_from), func.max(obs.c.valid_to)).where(
-            obs.c.dataflow == dataflow
-        )
-    ).one()
-    return row[0], row[1]
+    # two queries: each single max() is one step down its (dataflow, validity) index, where
+    # SQLite would scan the table for both maxima in one SELECT
+    first = conn.execute(select(func.max(obs.c.valid_from)).where(obs.c.dataflow == dataflow))
+    last = conn.execute(select(func.max(obs.c.valid_to)).where(obs.c.dataflow == dataflow))
+    return first.scalar(), last.scalar()

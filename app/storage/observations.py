@@ -140,8 +140,8 @@ def tables_for(flow: CompiledFlow) -> FlowTables:
         postgresql_where=obs.c.valid_to.is_(None),
     )
     # per dataflow, so the data version (max) and updatedAfter are index lookups, not scans
-    Index(f"ix_{name}_from", obs.c.dataflow, obs.c.valid_from)
-    Index(f"ix_{name}_to", obs.c.dataflow, obs.c.valid_to)
+    Index(f"ix_{name}_flow_from", obs.c.dataflow, obs.c.valid_from)
+    Index(f"ix_{name}_flow_to", obs.c.dataflow, obs.c.valid_to)
     Index(f"ix_{name}_opened", obs.c.opened_by)
     Index(f"ix_{name}_closed", obs.c.closed_by)
     stage = Table(

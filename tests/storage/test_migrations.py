@@ -41,7 +41,7 @@ def test_start_up_gives_old_observation_tables_their_new_indexes(client, admin_t
     assert response.status_code == 201
     structures = client.app.state.structures
     tables = store.tables_for(structures.flows()[("DSM", "DF_FOREIGN_POP", "1.0")])
-    name = f"ix_{tables.obs.name.removeprefix('obs_')}_from"
+    name = f"ix_{tables.obs.name.removeprefix('obs_')}_flow_from"
     with structures.engine.begin() as conn:
         conn.execute(text(f'DROP INDEX "{name}"'))
     setup_database(client.app.state.settings, structures)
