@@ -107,12 +107,12 @@ def tables_for(flow: CompiledFlow) -> FlowTables:
     def key_columns() -> list[Column]:
         return [Column(d, String(100)) for d in flow.dimensions]
 
-    def value_columns() -> list[Column]:
+    def value_columns(numeric: bool = True) -> list[Column]:
         return [
             Column(PERIOD_START, String(32)),
             Column(PERIOD_END, String(32)),
             Column(flow.measure, Text),
-            Column("value_num", Float),
+            *([Column("value_num", Float)] if numeric else []),
             *[Column(a, Text) for a in attributes],
         ]
 
@@ -151,7 +151,7 @@ def tables_for(flow: CompiledFlow) -> FlowTables:
         Column("op", String(10)),
         *key_columns(),
         Column(time, String(40)),
-        *value_columns(),
+        *value_columns(numeric=False),  # value_num is computed when rows are written
         Column("named", Integer),  # a DELETE row that names values: 1 (delete only those)
         prefixes=["TEMPORARY"],
     )
