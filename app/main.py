@@ -12,6 +12,8 @@ from app import __doc__ as description
 from app.api import availability, data, errors, health, schema, structure, submissions
 from app.api.middleware import Metrics, RequestContext
 from app.auth.tokens import resolve_secret
+from app.clock import Clock
+from app.services.audit import AuditSink
 from app.services.structures import Structures, upgrade_observation_tables
 from app.settings import Settings
 from app.storage.engine import make_engine, upgrade
@@ -39,8 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.secret = resolve_secret(settings.secret_key, settings.database_url)
         if settings.setup_on_start:
             setup_database(settings, structures)
-        yield
-        engine.dispose()
+        app.state.audit = AuditSink(engine)
+        try:
+            yield
+        finally:
+            app.state.audit.close()
+            engine.dispose()
 
     app = FastAPI(
         title="DSM — Data Sharing Mechanism",
@@ -53,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.structures = structures
     app.state.metrics = metrics
+    app.state.clock = Clock()
     errors.install(app)
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type

@@ -17,11 +17,13 @@ ROLES = ("admin", "provider", "partner")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: a user with a role (and, for a provider, its data provider id)."""
+    """Who is asking: a user with a role (and, for a provider, its data provider id), and the
+    groups it belongs to (grants can name a group)."""
 
     name: str
     role: str
     provider: str | None = None
+    groups: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:

@@ -6,6 +6,9 @@ migration must describe the same schema, which tests/storage/test_migrations.py 
 - `registry_state`: one row; `revision` goes up with every structure change, so every server process
   can tell in one cheap query whether its in-memory registry is stale (and ETags follow it).
 - `users`, `tokens`: principals and their bearer tokens (only an HMAC-SHA-256 of a token is kept).
+- `grants`, `restrictions`: who may do what on which dataflows, and the dataflows hidden from
+  everyone without read_confidential (docs/protection.md).
+- `audit_log`: append-only (triggers refuse UPDATE and DELETE).
 """
 
 from sqlalchemy import (
@@ -13,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -62,6 +66,8 @@ users = Table(
     Column("role", String(20), nullable=False),  # admin | provider | partner
     Column("provider", String(100)),  # data provider id (DATA_PROVIDERS scheme) for providers
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("groups", Text),  # space-separated group names (grants can name a group)
+    Column("password_hash", String(255)),  # argon2 (pwdlib), for the portal's password login
 )
 
 tokens = Table(
@@ -74,6 +80,7 @@ tokens = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("label", String(200)),  # what the token is for, e.g. "login" for a portal session
 )
 
 submissions = Table(
@@ -96,6 +103,7 @@ submissions = Table(
     Column("counts", Text, nullable=False),  # JSON
     Column("report", Text, nullable=False),  # JSON: the whole report as answered
     Column("reverts", Integer),  # the submission this one reverted
+    Index("ix_submissions_visible_from", "visible_from"),
 )
 
 # The original message of each accepted submission, gzip-compressed, in pieces of up to 1 MiB.
@@ -122,4 +130,42 @@ dataset_attributes = Table(
     Column("closed_by", Integer),
     Column("valid_from", DateTime(timezone=True), nullable=False),
     Column("valid_to", DateTime(timezone=True)),
+)
+
+# grantee: "user:NAME", "group:NAME" or "role:ROLE" (anonymous, partner, provider);
+# dataflow: a pattern matched against "AGENCY:ID(VERSION)" (fnmatch: "*", "DSM:DF_ASYLUM*");
+# action: read | read_confidential | read_embargoed | write | admin
+grants = Table(
+    "grants",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("grantee", String(220), nullable=False),
+    Column("dataflow", String(300), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200)),
+    UniqueConstraint("grantee", "dataflow", "action", name="uq_grants_rule"),
+)
+
+# Dataflows (patterns as in grants) that only principals with read_confidential may see at all.
+restrictions = Table(
+    "restrictions",
+    metadata,
+    Column("dataflow", String(300), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200)),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("principal", String(200)),  # None: anonymous
+    Column("role", String(20), nullable=False),
+    Column("action", String(60), nullable=False),  # e.g. submission, grant.add, read.confidential
+    Column("target", String(500)),  # what was acted on: a dataflow, a submission, a user, a path
+    Column("outcome", String(40), nullable=False),  # e.g. accepted, rejected, ok, denied
+    Column("client", String(100)),  # the client's address
+    Column("detail", Text),  # JSON; never a secret or a message body
 )

@@ -7,10 +7,25 @@ from sqlalchemy import Connection, insert, select, update
 from app.storage.schema import tokens, users
 
 
-def add_user(conn: Connection, name: str, role: str, provider: str | None) -> None:
+def add_user(
+    conn: Connection, name: str, role: str, provider: str | None, groups: tuple[str, ...] = ()
+) -> None:
     conn.execute(
-        insert(users).values(name=name, role=role, provider=provider, created_at=datetime.now(UTC))
+        insert(users).values(
+            name=name,
+            role=role,
+            provider=provider,
+            groups=" ".join(groups) or None,
+            created_at=datetime.now(UTC),
+        )
     )
+
+
+PrincipalRow = tuple[str, str, str | None, tuple[str, ...]]
+
+
+def _groups(text: str | None) -> tuple[str, ...]:
+    return tuple(text.split()) if text else ()
 
 
 def user_pk(conn: Connection, name: str) -> int | None:
@@ -25,15 +40,14 @@ def add_token(conn: Connection, user: int, digest: str, expires_at: datetime | N
     )
 
 
-def principal_row(
-    conn: Connection, digest: str, now: datetime
-) -> tuple[str, str, str | None] | None:
-    """(name, role, provider) for a live token, recording its use; None if unknown, expired or revoked."""
+def principal_row(conn: Connection, digest: str, now: datetime) -> PrincipalRow | None:
+    """(name, role, provider, groups) for a live token, recording its use; None if unknown, expired or revoked."""
     row = conn.execute(
         select(
             users.c.name,
             users.c.role,
             users.c.provider,
+            users.c.groups,
             tokens.c.pk,
             tokens.c.expires_at,
             tokens.c.revoked_at,
@@ -47,11 +61,13 @@ def principal_row(
     if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= now:
         return None
     conn.execute(update(tokens).where(tokens.c.pk == row.pk).values(last_used_at=now))
-    return row.name, row.role, row.provider
+    return row.name, row.role, row.provider, _groups(row.groups)
 
 
-def user_row(conn: Connection, name: str) -> tuple[str, str, str | None] | None:
+def user_row(conn: Connection, name: str) -> PrincipalRow | None:
     row = conn.execute(
-        select(users.c.name, users.c.role, users.c.provider).where(users.c.name == name)
+        select(users.c.name, users.c.role, users.c.provider, users.c.groups).where(
+            users.c.name == name
+        )
     ).first()
-    return tuple(row) if row else None  # type: ignore[return-value]
+    return (row.name, row.role, row.provider, _groups(row.groups)) if row else None
