@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from app.api.caching import http_date, not_modified
-from app.api.deps import SettingsDep, StructuresDep
+from app.api.deps import AccessDep, ClockDep, SettingsDep, StructuresDep, audit_reads
 from app.api.structure import OFFERS
 from app.errors import BadRequest
 from app.formats.media import MediaType
@@ -46,6 +46,8 @@ def _answer(
     request: Request,
     structures: StructuresDep,
     settings: SettingsDep,
+    access: AccessDep,
+    clock: ClockDep,
     api: Api,
     parse,  # type: ignore[no-untyped-def]
     component: str | None,
@@ -68,6 +70,8 @@ def _answer(
         media_type,
         lang,
         base + ("/rest/v2/structure" if api == "v2" else "/rest"),
+        access,
+        clock.now(),
     )
     fingerprint = f"{request.url.path}?{request.url.query}|{media_type}|{lang}|{found.version}"
     tag = f'W/"{sha1(fingerprint.encode()).hexdigest()[:24]}"'
@@ -75,10 +79,11 @@ def _answer(
         "ETag": tag,
         "Last-Modified": http_date(found.modified),
         "Cache-Control": "no-cache",
-        "Vary": "Accept, Accept-Language",
+        "Vary": "Accept, Accept-Language, Authorization",
     }
     if media_type in _JSON:
         headers["Content-Language"] = lang
+    audit_reads(request, access, found.audit, found.flow_ref)
     if not_modified(request, tag, found.modified):
         return Response(status_code=304, headers=headers)
     return Response(found.body, media_type=content_type(media_type), headers=headers)
@@ -109,6 +114,8 @@ def availability_v1(
     request: Request,
     structures: StructuresDep,
     settings: SettingsDep,
+    access: AccessDep,
+    clock: ClockDep,
     flow: Annotated[str, Path(description="ID, AGENCY,ID or AGENCY,ID,VERSION")],
     key: str | None = None,
     provider: str | None = None,
@@ -120,6 +127,8 @@ def availability_v1(
         request,
         structures,
         settings,
+        access,
+        clock,
         "v1",
         lambda p: parse_v1(flow, key, provider, p),
         componentID,
@@ -154,6 +163,8 @@ def availability_v2(
     request: Request,
     structures: StructuresDep,
     settings: SettingsDep,
+    access: AccessDep,
+    clock: ClockDep,
     context: str,
     agencyID: str,  # noqa: N803
     resourceID: str,  # noqa: N803
@@ -171,6 +182,8 @@ def availability_v2(
         request,
         structures,
         settings,
+        access,
+        clock,
         "v2",
         lambda p: parse_v2(context, agencyID, resourceID, version, key, p),
         componentID,

@@ -10,7 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
 from app.api.caching import http_date, not_modified
-from app.api.deps import StructuresDep
+from app.api.deps import AccessDep, ClockDep, StructuresDep, audit_reads
 from app.errors import BadRequest, NotAcceptable, NotFound
 from app.formats.media import MediaType
 from app.model.data_query import DataQuery, parse_v1, parse_v2
@@ -141,7 +141,9 @@ class _ClosingResponse(StreamingResponse):
             self.stream.close()
 
 
-def _answer(request: Request, structures: StructuresDep, api: Api, parse) -> Response:  # type: ignore[no-untyped-def]
+def _answer(  # type: ignore[no-untyped-def]
+    request: Request, structures: StructuresDep, access: AccessDep, clock: ClockDep, api: Api, parse
+) -> Response:
     params = dict(request.query_params)
     try:
         query = parse(params)
@@ -153,17 +155,18 @@ def _answer(request: Request, structures: StructuresDep, api: Api, parse) -> Res
     lang = pick_language(request.headers.get("accept-language"))
     conn = structures.engine.connect()
     try:
-        prepared = prepare(structures, conn, query, lang, csv_options)
+        prepared = prepare(structures, conn, query, access, clock.now(), lang, csv_options)
     except BaseException:
         release(conn)
         raise
+    audit_reads(request, access, prepared.audit, prepared.response.flow.ref)
     fingerprint = f"{request.url.path}?{request.url.query}|{media_type}|{lang}|{prepared.version}"
     tag = f'W/"{sha1(fingerprint.encode()).hexdigest()[:24]}"'
     headers = {
         "ETag": tag,
         "Last-Modified": http_date(prepared.modified),
         "Cache-Control": "no-cache",
-        "Vary": "Accept, Accept-Language",
+        "Vary": "Accept, Accept-Language, Authorization",
     }
     if prepared.empty:
         release(conn)
@@ -211,11 +214,15 @@ FlowRef = Annotated[str, Path(description="ID, AGENCY,ID or AGENCY,ID,VERSION")]
 def data_v1(
     request: Request,
     structures: StructuresDep,
+    access: AccessDep,
+    clock: ClockDep,
     flowRef: FlowRef,  # noqa: N803
     key: str | None = None,
     providerRef: str | None = None,
 ) -> Response:  # noqa: N803
-    return _answer(request, structures, "v1", lambda p: parse_v1(flowRef, key, providerRef, p))
+    return _answer(
+        request, structures, access, clock, "v1", lambda p: parse_v1(flowRef, key, providerRef, p)
+    )
 
 
 @router.get(
@@ -239,6 +246,8 @@ def data_v1(
 def data_v2(
     request: Request,
     structures: StructuresDep,
+    access: AccessDep,
+    clock: ClockDep,
     context: str,
     agencyID: str,  # noqa: N803
     resourceID: str,
@@ -248,6 +257,8 @@ def data_v2(
     return _answer(
         request,
         structures,
+        access,
+        clock,
         "v2",
         lambda p: parse_v2(context, agencyID, resourceID, version, key, p),
     )

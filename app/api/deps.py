@@ -6,8 +6,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from app.auth.access import Access
 from app.auth.tokens import Principal
+from app.clock import Clock
 from app.errors import Forbidden, Unauthorized
+from app.services import access as policy
+from app.services.audit import Actor
 from app.services.auth import authenticate
 from app.services.structures import Structures
 from app.settings import Settings
@@ -56,8 +60,34 @@ def _admin(principal: Annotated[Principal | None, Depends(_principal)]) -> Princ
     return principal
 
 
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def _access(
+    request: Request, principal: Annotated[Principal | None, Depends(_principal)]
+) -> Access:
+    """The principal's grants and the restricted dataflows, read for this request."""
+    with request.app.state.engine.connect() as conn:
+        return policy.load(conn, principal)
+
+
+def actor(request: Request, principal: Principal | None) -> Actor:
+    """Who acts, for the audit log: the principal and the client's address."""
+    return Actor(principal, request.client.host if request.client else None)
+
+
+def audit_reads(request: Request, access: Access, kinds: list[str], target: str) -> None:
+    """Queue the audit records of a read of confidential or embargoed data (never blocks)."""
+    for kind in kinds:
+        detail = {"path": request.url.path, "query": request.url.query or None}
+        request.app.state.audit.read(actor(request, access.principal), kind, target, detail)
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 StructuresDep = Annotated[Structures, Depends(_structures)]
 PrincipalDep = Annotated[Principal | None, Depends(_principal)]
 AdminDep = Annotated[Principal, Depends(_admin)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+AccessDep = Annotated[Access, Depends(_access)]

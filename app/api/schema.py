@@ -16,7 +16,8 @@ from fastapi.responses import Response
 from sdmx.model import common, v21
 
 from app.api.caching import http_date, not_modified
-from app.api.deps import StructuresDep
+from app.api.deps import AccessDep, StructuresDep
+from app.auth.access import Access
 from app.errors import BadRequest, NotAcceptable, NotFound, NotImplementedResource
 from app.model.data_query import DataQuery
 from app.model.dsd import CompiledFlow
@@ -56,9 +57,21 @@ def _check_accept(accept: str | None) -> None:
     raise NotAcceptable(f"DSM writes schemas as {MEDIA_TYPE} only (SDMX-ML 2.1)")
 
 
-def _one(structures: Structures, resource: str, query: StructureQuery) -> object:
+def _flow_ref(artefact: object) -> str | None:
+    """The dataflow a dataflow or provision agreement stands for (None for a DSD)."""
+    flow = getattr(artefact, "structure_usage", artefact)
+    if not isinstance(flow, common.BaseDataflow):
+        return None
+    return f"{flow.maintainer.id}:{flow.id}({flow.version})"
+
+
+def _one(structures: Structures, resource: str, query: StructureQuery, access: Access) -> object:
     registry, _, _ = structures.current()
-    found = registry.select(query)
+    found = [
+        a
+        for a in registry.select(query)
+        if (ref := _flow_ref(a)) is None or access.sees(ref)  # a restricted dataflow is not there
+    ]
     if not found:
         raise NotFound(f"No {resource} matches {','.join(query.ids or ('*',))}")
     if len(found) > 1:
@@ -67,14 +80,20 @@ def _one(structures: Structures, resource: str, query: StructureQuery) -> object
 
 
 def _compiled(
-    structures: Structures, api: Api, context: str, agency: str, ident: str, version: str
+    structures: Structures,
+    access: Access,
+    api: Api,
+    context: str,
+    agency: str,
+    ident: str,
+    version: str,
 ) -> tuple[CompiledFlow, object]:
     """The compiled flow whose component codes the schema enumerates, and the artefact."""
     versions = parse_versions(version, api)
     query = StructureQuery(
         resource=context, agencies=(agency,), ids=(ident,), versions=versions, api=api
     )
-    artefact = _one(structures, context, query)
+    artefact = _one(structures, context, query, access)
     if context == "datastructure":
         registry, _, _ = structures.current()
         attached = [
@@ -90,7 +109,7 @@ def _compiled(
     data_query = DataQuery(
         api=api, context=context, agencies=(agency,), ids=(ident,), versions=versions
     )
-    flow, _ = resolve_flow(structures, data_query)
+    flow, _ = resolve_flow(structures, data_query, access)
     if context == "provisionagreement":
         provider = getattr(artefact.data_provider, "id", None)
         flow = _scoped(flow, flow.provider_scopes.get(provider, {}))
@@ -110,6 +129,7 @@ def _scoped(flow: CompiledFlow, scope: dict[str, frozenset[str]]) -> CompiledFlo
 def _answer(
     request: Request,
     structures: StructuresDep,
+    access: AccessDep,
     api: Api,
     context: str,
     agency: str,
@@ -126,7 +146,7 @@ def _answer(
         raise BadRequest(f"explicitMeasure={explicit_measure!r}; expected true or false")
     _check_accept(request.headers.get("accept"))
     try:
-        flow, artefact = _compiled(structures, api, context, agency, ident, version)
+        flow, artefact = _compiled(structures, access, api, context, agency, ident, version)
     except QuerySyntaxError as exc:
         raise BadRequest(str(exc)) from exc
     time = flow.time_dimension or "TIME_PERIOD"
@@ -177,6 +197,7 @@ Explicit = Annotated[
 def schema_v1(
     request: Request,
     structures: StructuresDep,
+    access: AccessDep,
     context: str,
     agencyID: str,  # noqa: N803
     resourceID: str,  # noqa: N803
@@ -187,6 +208,7 @@ def schema_v1(
     return _answer(
         request,
         structures,
+        access,
         "v1",
         context,
         agencyID,
@@ -212,6 +234,7 @@ def schema_v1(
 def schema_v2(
     request: Request,
     structures: StructuresDep,
+    access: AccessDep,
     context: str,
     agencyID: str,  # noqa: N803
     resourceID: str,  # noqa: N803
@@ -222,6 +245,7 @@ def schema_v2(
     return _answer(
         request,
         structures,
+        access,
         "v2",
         context,
         agencyID,

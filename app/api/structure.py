@@ -8,11 +8,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from app.api.caching import http_date, not_modified
-from app.api.deps import AdminDep, SettingsDep, StructuresDep
+from app.api.deps import AccessDep, AdminDep, SettingsDep, StructuresDep
 from app.errors import BadRequest, Invalid, NotFound, NotImplementedResource, TooLarge
 from app.formats.media import MediaType
 from app.model.query import RESOURCES, Api, QuerySyntaxError, StructureQuery
-from app.services.structures import Outcome, read_structure_message, render
+from app.services.structures import Outcome, flow_ref, read_structure_message, render
 from app.writers.messages import SubmissionResult, submit_structure_response
 from app.writers.negotiate import Offer, content_type, negotiate, pick_language
 from app.writers.structure._common import KINDS, URN_PREFIX
@@ -101,6 +101,7 @@ def _answer(
     request: Request,
     structures: StructuresDep,
     settings: SettingsDep,
+    access: AccessDep,
     api: Api,
     segments: tuple[str | None, ...],
     references: str | None,
@@ -122,6 +123,8 @@ def _answer(
     media_type = negotiate(OFFERS[api], request.headers.get("accept"), format_)
     lang = pick_language(request.headers.get("accept-language"))
     base = settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    registry, _, _ = structures.current()
+    hidden = frozenset(ref for ref in map(flow_ref, registry.dataflows()) if not access.sees(ref))
     rendered = render(
         structures,
         query,
@@ -129,14 +132,15 @@ def _answer(
         lang,
         base + ("/rest/v2/structure" if api == "v2" else "/rest"),
         request.url.path,
+        hidden,
     )
-    fingerprint = f"{request.url.path}?{request.url.query}|{media_type}|{lang}"
+    fingerprint = f"{request.url.path}?{request.url.query}|{media_type}|{lang}|{sorted(hidden)}"
     tag = f'W/"{rendered.revision}-{sha1(fingerprint.encode()).hexdigest()[:16]}"'
     headers = {
         "ETag": tag,
         "Last-Modified": http_date(rendered.stamp),
         "Cache-Control": "no-cache",
-        "Vary": "Accept, Accept-Language",  # GZipMiddleware adds Accept-Encoding
+        "Vary": "Accept, Accept-Language, Authorization",  # GZipMiddleware adds Accept-Encoding
     }
     if media_type in _JSON_TYPES:
         headers["Content-Language"] = lang
@@ -166,6 +170,7 @@ def _add_get_routes(api: Api, prefix: str) -> None:
             request: Request,
             structures: StructuresDep,
             settings: SettingsDep,
+            access: AccessDep,
             resource: Annotated[str, Path(description="Structure type")],
             references: References = None,
             detail: Detail = None,
@@ -176,7 +181,7 @@ def _add_get_routes(api: Api, prefix: str) -> None:
             params = request.path_params
             segments = (resource, *(params.get(n) for n in names[:_depth]))
             return _answer(
-                request, structures, settings, _api, segments, references, detail, format
+                request, structures, settings, access, _api, segments, references, detail, format
             )
 
         router.add_api_route(

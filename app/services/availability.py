@@ -23,7 +23,6 @@ What goes in the constraint (attached to the dataflow):
 """
 
 import dataclasses
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,12 +30,14 @@ from typing import Final
 
 from sdmx.model import v21
 
+from app.auth.access import Access
 from app.errors import BadRequest
 from app.formats.media import MediaType
 from app.model.data_query import DataQuery
 from app.model.dsd import CompiledFlow
 from app.model.structure import Header, Shaped, StructureResponse
-from app.services.data import resolve_flow, selection_for
+from app.services import access as policy
+from app.services.data import data_version, resolve_flow, selection_for
 from app.services.registry import Registry, resource_of
 from app.services.structures import Structures
 from app.storage import availability as sql
@@ -82,6 +83,8 @@ class Answer:
     body: bytes
     version: str  # changes whenever the answer could change
     modified: datetime
+    audit: list[str]  # the kinds of audited read this is (services.access.audited_reads)
+    flow_ref: str
 
 
 def parse_options(
@@ -114,15 +117,15 @@ def _without(query: DataQuery, flow: CompiledFlow, component: str) -> DataQuery:
     return dataclasses.replace(query, filters=filters, keys=keys)
 
 
-def find(conn, flow: CompiledFlow, query: AvailabilityQuery) -> Found:  # type: ignore[no-untyped-def]
-    """Read the availability of `flow`'s current data for `query` (one connection)."""
+def find(conn, flow: CompiledFlow, query: AvailabilityQuery, view: data_queries.View) -> Found:  # type: ignore[no-untyped-def]
+    """Read the availability of `flow`'s current data for `query` as `view` sees it."""
     tables = store.tables_for(flow)
     base = dataclasses.replace(query.data, first_n=None, last_n=None, offset=0, limit=None)
     time = flow.time_dimension or "TIME_PERIOD"
     wanted = [d for d in flow.dimensions if query.components is None or d in query.components]
     if not store.exists(conn, tables):
         return Found({d: [] for d in wanted}, 0, 0, None, None)
-    selection = selection_for(flow, base, ())
+    selection = selection_for(flow, base, view, ())
     total = sql.summary(conn, tables, selection)
     seen: dict[str, set[str]] = {d: set() for d in flow.dimensions}
     count = 0
@@ -136,11 +139,13 @@ def find(conn, flow: CompiledFlow, query: AvailabilityQuery) -> Found:  # type: 
         values = {d: sorted(seen[d]) for d in wanted}
     else:
         values = {
-            d: sql.values(conn, tables, selection_for(flow, _without(base, flow, d), ()), d)
+            d: sql.values(conn, tables, selection_for(flow, _without(base, flow, d), view, ()), d)
             for d in wanted
         }
         if query.components is None or time in query.components:
-            span = sql.summary(conn, tables, selection_for(flow, _without(base, flow, time), ()))
+            span = sql.summary(
+                conn, tables, selection_for(flow, _without(base, flow, time), view, ())
+            )
     return Found(values, total.observations, count, span.start, span.end)
 
 
@@ -208,10 +213,13 @@ def answer(
     query: AvailabilityQuery,
     media_type: MediaType,
     lang: str,
-    structure_url: str = "",
+    structure_url: str,
+    access: Access,
+    now: datetime,
 ) -> Answer:
-    """The availability structure message for `query`, and the data version it answers from."""
-    flow, dsd = resolve_flow(structures, query.data)
+    """The availability structure message for `query` as `access` may see it at `now`, and the
+    data version it answers from."""
+    flow, dsd = resolve_flow(structures, query.data, access)
     registry, revision, structure_stamp = structures.current()
     time = flow.time_dimension or "TIME_PERIOD"
     for component in query.components or ():
@@ -223,11 +231,14 @@ def answer(
     dataflow = registry.get("dataflow", flow.agency, flow.id, flow.version)
     tables = store.tables_for(flow)
     with structures.engine.connect() as conn:
-        found = find(conn, flow, query)
+        view = policy.view(conn, access, flow.ref, now)
+        found = find(conn, flow, query, view)
         exists = store.exists(conn, tables)
-        stamp = data_queries.stamp(conn, tables, flow.ref) if exists else (None, None)
+        stamp = data_queries.stamp(conn, tables, flow.ref, view) if exists else (None, None)
+        carries = data_queries.CONFIDENTIALITY in tables.obs.c
+        audit = policy.audited_reads(conn, view, access.is_restricted(flow.ref), carries, now)
     moments = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in (*stamp, structure_stamp) if t]
-    version = hashlib.sha1(f"{flow.ref}|{stamp}|{revision}".encode()).hexdigest()[:16]
+    version = data_version(flow.ref, stamp, revision, view)
     time_asked = query.components is None or time in query.components
     artefact = constraint(flow, dataflow, dsd, found, time_asked)
     shaped = [
@@ -236,4 +247,4 @@ def answer(
     ]
     header = Header(id=f"DSM_{uuid.uuid4().hex[:12].upper()}", prepared=datetime.now(UTC))
     body = write(media_type, StructureResponse(header, shaped, lang, structure_url))
-    return Answer(body, version, max(moments))
+    return Answer(body, version, max(moments), audit, flow.ref)

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
+from app.auth.access import Access
 from app.errors import BadRequest, NotFound, NotImplementedResource
 from app.model.data_query import DataQuery
 from app.model.dsd import CompiledFlow, Level
 from app.model.query import StructureQuery
 from app.model.response import DataResponse, DatasetBlock
+from app.services import access as policy
 from app.services.structures import Structures
 from app.storage import data_queries as sql
 from app.storage import observations as store
@@ -31,6 +33,7 @@ class Prepared:
     version: str  # changes whenever the answer could change
     modified: datetime
     empty: bool
+    audit: list[str]  # the kinds of audited read this is ("read.confidential", ...)
 
 
 class _Labels:
@@ -74,8 +77,11 @@ def release(conn: Connection) -> None:
     conn.close()
 
 
-def resolve_flow(structures: Structures, query: DataQuery) -> tuple[CompiledFlow, object]:
-    """The one dataflow a data query addresses (and its sdmx1 DSD), or 404."""
+def resolve_flow(
+    structures: Structures, query: DataQuery, access: Access
+) -> tuple[CompiledFlow, object]:
+    """The one dataflow a data query addresses (and its sdmx1 DSD), or 404; a dataflow `access`
+    may not see (restricted) is not there."""
     registry, _, _ = structures.current()
     resource = {"datastructure": "datastructure", "provisionagreement": "provisionagreement"}.get(
         query.context, "dataflow"
@@ -99,7 +105,7 @@ def resolve_flow(structures: Structures, query: DataQuery) -> tuple[CompiledFlow
             flow_objects = [artefact.structure_usage]
         for flow_object in flow_objects:
             compiled = flows.get((flow_object.maintainer.id, flow_object.id, flow_object.version))
-            if compiled is not None:
+            if compiled is not None and access.sees(compiled.ref):
                 candidates.append((compiled, flow_object.structure))
     if not candidates:
         what = ",".join(query.ids or ("*",))
@@ -195,11 +201,15 @@ def prepare(
     structures: Structures,
     conn: Connection,
     query: DataQuery,
+    access: Access,
+    now: datetime,
     lang: str = "en",
     csv_options: dict[str, str] | None = None,
 ) -> Prepared:
-    """Resolve the query and build the streamed response on `conn` (kept open while streaming)."""
-    flow, dsd = resolve_flow(structures, query)
+    """Resolve the query and build the streamed response on `conn` (kept open while streaming),
+    as `access` may see it at `now`."""
+    flow, dsd = resolve_flow(structures, query, access)
+    view = policy.view(conn, access, flow.ref, now)
     tables = store.tables_for(flow)
     time = flow.time_dimension or "TIME_PERIOD"
     at_obs = query.dimension_at_observation
@@ -220,19 +230,20 @@ def prepare(
     order_columns = [(c, False) for c in ordered]
     if at_obs == time or at_obs == "AllDimensions":
         order_columns[-1] = ("__period_start", False)
-    selection = selection_for(flow, query, columns, tuple(_sort(query, order_columns, flow)))
+    order = tuple(_sort(query, order_columns, flow))
+    selection = selection_for(flow, query, view, columns, order)
     exists = store.exists(conn, tables)
-    stamp = sql.stamp(conn, tables, flow.ref) if exists else (None, None)
+    stamp = sql.stamp(conn, tables, flow.ref, view) if exists else (None, None)
     _, revision, structure_stamp = structures.current()
     moments = [_aware(t) for t in (*stamp, structure_stamp) if t is not None]
     modified = max(moments)
-    version = hashlib.sha1(f"{flow.ref}|{stamp}|{revision}".encode()).hexdigest()[:16]
+    version = data_version(flow.ref, stamp, revision, view)
     blocks = _blocks(conn, tables, selection, query, columns, exists)
     if _drops_measure(flow, query):
         blocks = _without_measure(blocks, len(ordered))
     first = next(blocks, None)
     datasets = _chain(first, blocks)
-    dataset_attributes = store.dataset_attribute_values(conn, flow.ref) if exists else {}
+    dataset_attributes = sql.dataset_attribute_values(conn, flow.ref, view) if exists else {}
     if attributes == () and query.attributes not in ("dataset", "all", "dsd"):
         dataset_attributes = {}
     if (
@@ -259,7 +270,18 @@ def prepare(
         csv_keys=options.get("keys", "none"),
         structure_urn=f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={flow.ref}",
     )
-    return Prepared(response, version, modified, first is None)
+    audit = policy.audited_reads(
+        conn, view, access.is_restricted(flow.ref), sql.CONFIDENTIALITY in tables.obs.c, now
+    )
+    return Prepared(response, version, modified, first is None, audit)
+
+
+def data_version(flow_ref: str, stamp: tuple, revision: int, view: sql.View) -> str:
+    """What ETags follow: the data as the view sees it, the structures, and the kind of view
+    (two principals seeing different data must not share a tag)."""
+    kind = (view.now is None, view.confidential, view.pending)
+    text_ = f"{flow_ref}|{stamp}|{revision}|{kind}"
+    return hashlib.sha1(text_.encode()).hexdigest()[:16]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -270,6 +292,7 @@ def _aware(moment: datetime) -> datetime:
 def selection_for(
     flow: CompiledFlow,
     query: DataQuery,
+    view: sql.View,
     columns: tuple[str, ...],
     order: tuple[tuple[str, bool], ...] = (),
 ) -> sql.Selection:
@@ -293,6 +316,7 @@ def selection_for(
         last_n=query.last_n,
         offset=query.offset,
         limit=query.limit,
+        view=view,
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import sdmx
 from lxml import etree
+from sdmx.model import common
 from sdmx.model.common import ProvisionAgreement
 from sdmx.model.v21 import MemberSelection, MemberValue
 from sqlalchemy import Engine, create_engine
@@ -412,17 +413,22 @@ def render(
     lang: str,
     structure_url: str,
     description: str,
+    hidden: frozenset[str] = frozenset(),
 ) -> Rendered:
-    """The structure message answering `query`, or NotFound when nothing matches."""
+    """The structure message answering `query`, or NotFound when nothing matches. Dataflows in
+    `hidden` (AGENCY:ID(VERSION): restricted, and the principal may not see them) are not there,
+    nor what exists only for them (their provision agreements, constraints, categorisations)."""
     registry, revision, stamp = structures.current()
-    key = (revision, query, media_type, lang, structure_url)
+    key = (revision, query, media_type, lang, structure_url, hidden)
     cached = structures.cache.get(key)
     if cached is not None:
         return cached
-    selected = registry.select(query)
+    selected = [a for a in registry.select(query) if not _about_hidden(a, hidden)]
     if not selected:
         raise NotFound(f"No structure matches {description}")
-    referenced = registry.references(selected, query.references)
+    referenced = [
+        a for a in registry.references(selected, query.references) if not _about_hidden(a, hidden)
+    ]
     shaped = registry.shape(selected, referenced, query.detail, query.items)
     header = Header(id=f"DSM_{uuid.uuid4().hex[:12].upper()}", prepared=datetime.now(UTC))
     body = write(media_type, StructureResponse(header, shaped, lang, structure_url))
@@ -431,6 +437,26 @@ def render(
         structures.cache.clear()
     structures.cache[key] = rendered
     return rendered
+
+
+def flow_ref(flow: object) -> str:
+    return f"{flow.maintainer.id}:{flow.id}({flow.version})"  # type: ignore[attr-defined]
+
+
+def _about_hidden(artefact: object, hidden: frozenset[str]) -> bool:
+    """Whether `artefact` is a hidden dataflow or refers to one (a provision agreement, a
+    constraint attached to it or to its provision agreement, a categorisation of it)."""
+    if not hidden:
+        return False
+    targets: list[object] = [artefact]
+    if isinstance(artefact, common.ProvisionAgreement):
+        targets.append(artefact.structure_usage)
+    elif isinstance(artefact, common.BaseConstraint):
+        for target in getattr(artefact, "content", ()):
+            targets += [target, getattr(target, "structure_usage", None)]
+    elif isinstance(artefact, common.Categorisation):
+        targets.append(artefact.artefact)
+    return any(isinstance(t, common.BaseDataflow) and flow_ref(t) in hidden for t in targets if t)
 
 
 def read_structure_message(data: bytes) -> list[ArtefactXml]:

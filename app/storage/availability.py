@@ -1,8 +1,8 @@
 """Data availability in SQL: which dimension values, how many series and observations, and which
 time span the current data matching a selection cover.
 
-The WHERE clause and the visibility rule are the data queries' own (`data_queries._where`,
-`_visible`), so availability never disagrees with what a data query would return. Three kinds of
+The rows are the data queries' own (`data_queries._source`: the WHERE clause and the
+principal's view), so availability never disagrees with what a data query would return. Three kinds of
 statement, each one pass over the matching rows of the observation table:
 
 - `summary`: observation count and time coverage, `min(period_start)` / `max(period_end)`;
@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.model.data import PERIOD_END, PERIOD_START
-from app.storage.data_queries import STREAM_ROWS, Selection, _visible, _where
+from app.storage.data_queries import STREAM_ROWS, Selection, _source
 from app.storage.observations import FlowTables
 
 
@@ -33,21 +34,19 @@ class Summary:
     end: str | None  # ISO date-time, exclusive
 
 
-def _matching(tables: FlowTables, selection: Selection) -> list[ColumnElement]:
+def _matching(tables: FlowTables, selection: Selection) -> tuple[FromClause, list[ColumnElement]]:
     """The rows a data query with this selection would return (first/last N, offset and limit
     aside: availability describes the cube, not a page of it)."""
     obs = tables.obs
-    where = [*_where(tables, selection), _visible(obs, selection.as_of)]
-    if selection.updated_after is not None:
-        where.append(obs.c.valid_from > selection.updated_after)
-    return where
+    extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
+    return _source(tables, selection, extra)
 
 
 def summary(conn: Connection, tables: FlowTables, selection: Selection) -> Summary:
-    obs = tables.obs
+    obs, where = _matching(tables, selection)
     row = conn.execute(
         select(func.count(), func.min(obs.c[PERIOD_START]), func.max(obs.c[PERIOD_END])).where(
-            *_matching(tables, selection)
+            *where
         )
     ).one()
     return Summary(int(row[0] or 0), row[1], row[2])
@@ -55,12 +54,8 @@ def summary(conn: Connection, tables: FlowTables, selection: Selection) -> Summa
 
 def series(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
     """The distinct series keys (tuples in `tables.dimensions` order), streamed."""
-    obs = tables.obs
-    query = (
-        select(*[obs.c[d] for d in tables.dimensions])
-        .where(*_matching(tables, selection))
-        .distinct()
-    )
+    obs, where = _matching(tables, selection)
+    query = select(*[obs.c[d] for d in tables.dimensions]).where(*where).distinct()
     result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
     for row in result:
         yield tuple(row)
@@ -68,10 +63,10 @@ def series(conn: Connection, tables: FlowTables, selection: Selection) -> Iterat
 
 def values(conn: Connection, tables: FlowTables, selection: Selection, column: str) -> list[str]:
     """The distinct non-null values of `column` among the matching rows, sorted."""
-    obs = tables.obs
+    obs, where = _matching(tables, selection)
     query = (
         select(obs.c[column])
-        .where(*_matching(tables, selection), obs.c[column].is_not(None))
+        .where(*where, obs.c[column].is_not(None))
         .distinct()
         .order_by(obs.c[column])
     )

@@ -1,26 +1,49 @@
 """Reading observations: one SQL query per response, streamed row by row, index-driven.
 
 `Selection` is what the data service asks for, already resolved against the DSD (positions of
-keys mapped to dimension ids, periods to ISO bounds). Visibility:
+keys mapped to dimension ids, periods to ISO bounds), with the `View` of the principal asking.
 
-- current: `valid_to IS NULL` (the partial index);
-- as of t: `valid_from <= t AND (valid_to IS NULL OR valid_to > t)`;
-- changes after t (`updatedAfter`): current rows with `valid_from > t`; deletions: rows closed
-  after t whose key has no current row;
-- history: every version (optionally only those opened or closed after t), ordered by validity.
+Visibility follows the validity the store keeps (an embargoed submission's versions are valid
+from its release time, and the versions it replaces valid until then):
+
+- the writer's view (`View.now is None`: admins, read_embargoed): current is `valid_to IS NULL`,
+  served by the partial index;
+- everyone else sees the versions valid at `now`: current rows already released
+  (`valid_to IS NULL AND valid_from <= now`, the partial index) plus the rows an embargoed
+  submission will replace (`valid_to > now AND valid_from <= now`: the (dataflow, valid_to)
+  index, almost always empty); two index paths, so the two are a UNION ALL. A provider also sees
+  its own pending submissions (`View.pending`);
+- without read_confidential, rows whose CONF_STATUS is not F do not exist;
+- as of t: `valid_from <= t AND (valid_to IS NULL OR valid_to > t)` (t no later than now);
+- changes after t (`updatedAfter`): visible rows with `valid_from > t`; deletions: visible rows
+  closed after t whose key has no visible row now (a value turned confidential looks deleted);
+- history: every visible version, ordered by validity (a closing still embargoed shows as open).
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, literal, not_, or_, select
+from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, union_all
+from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.model.data import PERIOD_END, PERIOD_START
 from app.storage.observations import FlowTables
+from app.storage.schema import dataset_attributes
 
 STREAM_ROWS = 5_000
+CONFIDENTIALITY = "CONF_STATUS"  # the SDMX cross-domain concept; absent or F means free
+FREE = "F"
+
+
+@dataclass(frozen=True)
+class View:
+    """What one principal may see of a dataflow's versions (see the module docstring)."""
+
+    now: datetime | None = None  # None: every version, embargoed ones included
+    confidential: bool = True  # sees values whose CONF_STATUS is not F
+    pending: tuple[int, ...] = ()  # embargoed submissions it may see before their release
 
 
 @dataclass(frozen=True)
@@ -48,6 +71,7 @@ class Selection:
     last_n: int | None = None
     offset: int = 0
     limit: int | None = None
+    view: View = field(default_factory=View)
 
 
 def _condition(obs, condition: Condition) -> ColumnElement:
@@ -101,23 +125,79 @@ def _where(tables: FlowTables, selection: Selection) -> list[ColumnElement]:
         where.append(obs.c[PERIOD_END] > selection.window_start)
     if selection.window_end:
         where.append(obs.c[PERIOD_START] < selection.window_end)
-    return where
+    return [*where, *_public(obs, selection.view)]
 
 
-def _visible(obs, at: datetime | None) -> ColumnElement:
-    if at is None:
-        return obs.c.valid_to.is_(None)
-    return and_(obs.c.valid_from <= at, or_(obs.c.valid_to.is_(None), obs.c.valid_to > at))
+def _public(obs, view: View) -> list[ColumnElement]:
+    if view.confidential or CONFIDENTIALITY not in obs.c:
+        return []
+    column = obs.c[CONFIDENTIALITY]
+    return [or_(column.is_(None), column == FREE)]
+
+
+def _at(selection: Selection) -> datetime | None:
+    """The instant an `asOf` query reads (never later than the view's now)."""
+    at, now = selection.as_of, selection.view.now
+    if at is None or now is None:
+        return at
+    return min(at, now)
+
+
+def _branches(obs, selection: Selection) -> list[list[ColumnElement]]:
+    """The visible versions, as alternatives that each have an index path (OR'ed)."""
+    at = _at(selection)
+    if at is not None:
+        return [[obs.c.valid_from <= at, or_(obs.c.valid_to.is_(None), obs.c.valid_to > at)]]
+    view = selection.view
+    if view.now is None:
+        return [[obs.c.valid_to.is_(None)]]
+    released = obs.c.valid_from <= view.now
+    opened = or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released
+    replaced = [obs.c.valid_to > view.now, released]
+    if view.pending:
+        replaced.append(obs.c.closed_by.not_in(view.pending))
+    return [[obs.c.valid_to.is_(None), opened], replaced]
+
+
+def dataset_attribute_values(
+    conn: Connection, dataflow: str, view: View | None = None
+) -> dict[str, str]:
+    """The dataset-level attribute values of a dataflow that `view` sees now."""
+    table = dataset_attributes
+    visible = _visible(table, Selection(dataflow, (), (), (), view=view or View()))
+    rows = conn.execute(
+        select(table.c.attribute, table.c.value).where(table.c.dataflow == dataflow, visible)
+    )
+    return dict(rows.all())
+
+
+def _visible(obs, selection: Selection) -> ColumnElement:
+    """One predicate for "visible now" (for EXISTS and aggregate queries)."""
+    return or_(*[and_(*branch) for branch in _branches(obs, selection)])
+
+
+def _source(
+    tables: FlowTables, selection: Selection, extra: tuple[ColumnElement, ...] = ()
+) -> tuple[FromClause, list[ColumnElement]]:
+    """The visible rows matching the selection: the table and the filters, or, when the view
+    needs two index paths, a UNION ALL of both already filtered."""
+    obs = tables.obs
+    where = [*_where(tables, selection), *extra]
+    branches = _branches(obs, selection)
+    if len(branches) == 1:
+        return obs, [*where, *branches[0]]
+    union = union_all(*[select(obs).where(*where, *branch) for branch in branches])
+    return union.subquery("visible"), []
 
 
 def _limited(
-    tables: FlowTables,
+    obs: FromClause,
     selection: Selection,
     where: list[ColumnElement],
     extra: tuple[str, ...] = (),
 ):
-    """SELECT the output columns with first/last N per series, order, offset and limit."""
-    obs = tables.obs
+    """SELECT the output columns of `obs` (a table or a subquery) with first/last N per series,
+    order, offset and limit."""
     wanted = [*selection.columns, *extra]
     if selection.first_n or selection.last_n:
         partition = [obs.c[c] for c in selection.series]
@@ -172,38 +252,65 @@ def _stream(conn: Connection, query) -> Iterator[tuple]:
 def current(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
     """Rows visible now (or as of `selection.as_of`); with `updated_after`, only those changed since."""
     obs = tables.obs
-    where = [*_where(tables, selection), _visible(obs, selection.as_of)]
-    if selection.updated_after is not None:
-        where.append(obs.c.valid_from > selection.updated_after)
-    return _stream(conn, _limited(tables, selection, where))
+    extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
+    source, where = _source(tables, selection, extra)
+    return _stream(conn, _limited(source, selection, where))
+
+
+def _closed_visibly(obs, view: View) -> list[ColumnElement]:
+    """Rows whose closing the view sees (not a closing still under embargo)."""
+    if view.now is None:
+        return []
+    shown = obs.c.valid_to <= view.now
+    return [or_(shown, obs.c.closed_by.in_(view.pending)) if view.pending else shown]
 
 
 def deletions(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
-    """Keys deleted after `selection.updated_after` (closed, and with no current version)."""
+    """Keys deleted after `selection.updated_after`: a visible version closed since, with no
+    visible version now."""
     obs = tables.obs
     now = obs.alias("now")
+    now_view = Selection(**{**selection.__dict__, "as_of": None})
     alive = (
         select(literal(1))
         .where(
-            now.c.valid_to.is_(None),
             now.c.dataflow == obs.c.dataflow,
             *[now.c[k].is_not_distinct_from(obs.c[k]) for k in tables.key],
+            _visible(now, now_view),
+            *_public(now, selection.view),
         )
         .exists()
     )
-    where = [*_where(tables, selection), obs.c.valid_to > selection.updated_after, ~alive]
-    query = _limited(tables, selection, where).distinct()
+    where = [
+        *_where(tables, selection),
+        obs.c.valid_to > selection.updated_after,
+        *_closed_visibly(obs, selection.view),
+        ~alive,
+    ]
+    query = _limited(obs, selection, where).distinct()
     return _stream(conn, query)
 
 
 def history(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
-    """Every version, ordered by (valid_from, valid_to) first; rows end with those two columns."""
+    """Every visible version, ordered by (valid_from, valid_to) first; rows end with those two
+    columns."""
     obs = tables.obs
+    view = selection.view
     where = _where(tables, selection)
+    source: FromClause = obs
+    if view.now is not None:  # no version before its release; no closing before it either
+        released = obs.c.valid_from <= view.now
+        where.append(or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released)
+        shown = _closed_visibly(obs, view)[0]
+        valid_to = case((or_(obs.c.valid_to.is_(None), shown), obs.c.valid_to), else_=None)
+        others = [c for c in obs.c if c.name != "valid_to"]
+        source = select(*others, valid_to.label("valid_to")).where(*where).subquery("versions")
+        where = []
     if selection.updated_after is not None:
         where.append(
             or_(
-                obs.c.valid_from > selection.updated_after, obs.c.valid_to > selection.updated_after
+                source.c.valid_from > selection.updated_after,
+                source.c.valid_to > selection.updated_after,
             )
         )
     ordered = Selection(
@@ -212,16 +319,26 @@ def history(conn: Connection, tables: FlowTables, selection: Selection) -> Itera
             "order": (("valid_from", False), ("valid_to", False), *selection.order),
         }
     )
-    return _stream(conn, _limited(tables, ordered, where, extra=("valid_from", "valid_to")))
+    return _stream(conn, _limited(source, ordered, where, extra=("valid_from", "valid_to")))
 
 
 def stamp(
-    conn: Connection, tables: FlowTables, dataflow: str
+    conn: Connection, tables: FlowTables, dataflow: str, view: View
 ) -> tuple[datetime | None, datetime | None]:
-    """The last time the dataflow's data changed: (max valid_from, max valid_to)."""
+    """The last time the dataflow's data changed as `view` sees it: (max valid_from, max
+    valid_to) over its visible versions and closings."""
     obs = tables.obs
+    public = _public(obs, view)
+    opened, closed = [], _closed_visibly(obs, view)
+    if view.now is not None:
+        released = obs.c.valid_from <= view.now
+        opened = [or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released]
     # two queries: each single max() is one step down its (dataflow, validity) index, where
     # SQLite would scan the table for both maxima in one SELECT
-    first = conn.execute(select(func.max(obs.c.valid_from)).where(obs.c.dataflow == dataflow))
-    last = conn.execute(select(func.max(obs.c.valid_to)).where(obs.c.dataflow == dataflow))
+    first = conn.execute(
+        select(func.max(obs.c.valid_from)).where(obs.c.dataflow == dataflow, *opened, *public)
+    )
+    last = conn.execute(
+        select(func.max(obs.c.valid_to)).where(obs.c.dataflow == dataflow, *closed, *public)
+    )
     return first.scalar(), last.scalar()

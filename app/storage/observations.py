@@ -633,14 +633,3 @@ def set_dataset_attributes(
                 valid_from=at,
             )
         )
-
-
-def dataset_attribute_values(conn: Connection, dataflow: str) -> dict[str, str]:
-    """The current dataset-level attribute values of a dataflow."""
-    table = dataset_attributes
-    rows = conn.execute(
-        select(table.c.attribute, table.c.value).where(
-            table.c.dataflow == dataflow, table.c.valid_to.is_(None)
-        )
-    )
-    return dict(rows.all())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.storage import data_queries
 from app.storage import observations as store
 
 SAMPLES = Path(__file__).parent / "samples" / "data"
@@ -92,7 +93,7 @@ def snapshot(client) -> list[tuple]:
 
 def dataset_level(client) -> dict[str, str]:
     with client.app.state.engine.connect() as conn:
-        return store.dataset_attribute_values(conn, "DSM:DF_WORK_PERMITS(1.0)")
+        return data_queries.dataset_attribute_values(conn, "DSM:DF_WORK_PERMITS(1.0)")
 
 
 def test_samples_are_complete():

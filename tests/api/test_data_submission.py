@@ -7,6 +7,7 @@ import io
 import pytest
 
 from app.services.auth import add_user, create_token
+from app.storage import data_queries
 from app.storage import observations as store
 
 FLOW = ("DSM", "DF_FOREIGN_POP", "1.0")
@@ -279,7 +280,9 @@ def test_dataset_attributes_are_stored_and_versioned(client, admin_token):
     assert post(client, admin_token, body).status_code == 201
     flow = client.app.state.structures.flows()[FLOW]
     with client.app.state.engine.connect() as conn:
-        assert store.dataset_attribute_values(conn, flow.ref) == {"COMMENT_DSET": "Illustrative"}
+        assert data_queries.dataset_attribute_values(conn, flow.ref) == {
+            "COMMENT_DSET": "Illustrative"
+        }
     clash = csv(BASE[0] + ",One", BASE[1] + ",Two", header=header)
     response = post(client, admin_token, clash)
     assert response.status_code == 422
