@@ -18,9 +18,17 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 users_app = typer.Typer(help="Users (principals).", no_args_is_help=True)
 tokens_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
+grants_app = typer.Typer(help="Grants: who may do what on which dataflows.", no_args_is_help=True)
+restrictions_app = typer.Typer(
+    help="Restricted dataflows (visible only with read_confidential).", no_args_is_help=True
+)
+releases_app = typer.Typer(help="Embargoed releases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(grants_app, name="grants")
+app.add_typer(restrictions_app, name="restrictions")
+app.add_typer(releases_app, name="releases")
 
 
 def settings(**overrides: object) -> Settings:
@@ -43,6 +51,25 @@ def _structures(config: Settings):  # type: ignore[no-untyped-def]
     from app.storage.engine import make_engine
 
     return Structures(make_engine(config.database_url))
+
+
+def _operator():  # type: ignore[no-untyped-def]
+    """The person at the command line: an admin, audited as `cli:<os user>`."""
+    import getpass
+
+    from app.auth.tokens import Principal
+
+    return Principal(f"cli:{getpass.getuser()}", "admin")
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _print(rows: object) -> None:
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
 
 
 def _load_demo(config: Settings, err: bool = False) -> None:
@@ -159,16 +186,25 @@ def import_(
             "--as", help="Submit as this user (default: the operator, with admin rights)."
         ),
     ] = None,
+    release_at: Annotated[
+        str | None,
+        typer.Option(
+            "--release-at",
+            help="Embargo: ISO 8601 date-time with offset when the data become visible.",
+        ),
+    ] = None,
 ) -> None:
     """Import data messages exactly as `POST /rest/v2/data/` does, one submission per file."""
-    import getpass
-
-    from app.auth.tokens import Principal
+    from app.api.submissions import parse_release
     from app.services import ingest
 
     config = settings()
     structures = _structures(config)
-    principal = Principal(f"cli:{getpass.getuser()}", "admin")
+    principal = _operator()
+    try:
+        release = parse_release(release_at)
+    except DsmError as exc:
+        _fail(exc)
     if user is not None:
         from app.services.auth import principal_named
 
@@ -197,6 +233,7 @@ def import_(
                     dry_run=dry_run,
                     expanded_limit=config.max_expanded_bytes,
                     progress=progress,
+                    release_at=release,
                 )
             finally:
                 received.close()
@@ -257,6 +294,157 @@ def tokens_create(name: Annotated[str, typer.Argument(help="The user the token i
     except (DsmError, ValueError) as exc:
         _fail(exc)
     typer.echo(token)
+
+
+@grants_app.command("list")
+def grants_list(
+    grantee: Annotated[str | None, typer.Option(help="Only this grantee.")] = None,
+) -> None:
+    """List the grants (JSON)."""
+    from app.services import access
+
+    _print(access.grants(_structures(settings()).engine, grantee))
+
+
+@grants_app.command("add")
+def grants_add(
+    grantee: Annotated[str, typer.Argument(help="user:NAME, group:NAME or role:ROLE.")],
+    dataflow: Annotated[str, typer.Argument(help="AGENCY:ID(VERSION) or a pattern (*).")],
+    action: Annotated[
+        str, typer.Argument(help="read, read_confidential, read_embargoed, write or admin.")
+    ],
+) -> None:
+    """Grant an action on dataflows."""
+    from app.services import access
+    from app.services.audit import Actor
+
+    engine = _structures(settings()).engine
+    try:
+        pk = access.grant(engine, Actor(_operator()), grantee, dataflow, action, _now())
+    except DsmError as exc:
+        _fail(exc)
+    typer.echo(f"grant {pk}: {grantee} {action} {dataflow}")
+
+
+@grants_app.command("remove")
+def grants_remove(
+    grant: Annotated[int, typer.Argument(help="The grant id (grants list).")],
+) -> None:
+    """Remove a grant."""
+    from app.services import access
+    from app.services.audit import Actor
+
+    try:
+        removed = access.revoke_grant(_structures(settings()).engine, Actor(_operator()), grant)
+    except DsmError as exc:
+        _fail(exc)
+    typer.echo(
+        f"removed grant {grant}: {removed['grantee']} {removed['action']} {removed['dataflow']}"
+    )
+
+
+@restrictions_app.command("list")
+def restrictions_list() -> None:
+    """List the restricted dataflows (JSON)."""
+    from app.services import access
+
+    _print(access.restrictions(_structures(settings()).engine))
+
+
+@restrictions_app.command("add")
+def restrictions_add(
+    dataflow: Annotated[str, typer.Argument(help="AGENCY:ID(VERSION) or a pattern.")],
+) -> None:
+    """Restrict dataflows: invisible (data and structures) without read_confidential."""
+    from app.services import access
+    from app.services.audit import Actor
+
+    added = access.restrict(_structures(settings()).engine, Actor(_operator()), dataflow, _now())
+    typer.echo(f"restricted {dataflow}" if added else f"{dataflow} was already restricted")
+
+
+@restrictions_app.command("remove")
+def restrictions_remove(dataflow: str) -> None:
+    """Lift a restriction."""
+    from app.services import access
+    from app.services.audit import Actor
+
+    try:
+        access.unrestrict(_structures(settings()).engine, Actor(_operator()), dataflow)
+    except DsmError as exc:
+        _fail(exc)
+    typer.echo(f"{dataflow} is no longer restricted")
+
+
+@releases_app.command("list")
+def releases_list() -> None:
+    """List the scheduled (embargoed) releases (JSON)."""
+    from app.services import releases
+
+    _print(releases.scheduled(_structures(settings()).engine, _operator(), _now()))
+
+
+@releases_app.command("move")
+def releases_move(
+    submission: Annotated[int, typer.Argument(help="The submission id.")],
+    release_at: Annotated[str, typer.Argument(help="ISO 8601 date-time with offset.")],
+) -> None:
+    """Move a release time (before the release happens)."""
+    from app.api.submissions import parse_release
+    from app.services import releases
+    from app.services.audit import Actor
+
+    structures = _structures(settings())
+    try:
+        moment = parse_release(release_at)
+        if moment is None:
+            raise DsmError("releaseAt is empty")
+        moved = releases.move(
+            structures.engine,
+            structures.flows(),
+            Actor(_operator()),
+            _operator(),
+            submission,
+            moment,
+            _now(),
+        )
+    except DsmError as exc:
+        _fail(exc)
+    _print(moved)
+
+
+@releases_app.command("cancel")
+def releases_cancel(submission: Annotated[int, typer.Argument(help="The submission id.")]) -> None:
+    """Cancel a release (before it happens): its data are dropped unseen."""
+    from app.services import releases
+    from app.services.audit import Actor
+
+    structures = _structures(settings())
+    try:
+        releases.cancel(
+            structures.engine,
+            structures.flows(),
+            Actor(_operator()),
+            _operator(),
+            submission,
+            _now(),
+        )
+    except DsmError as exc:
+        _fail(exc)
+    typer.echo(f"cancelled the release of submission {submission}")
+
+
+@app.command("audit")
+def audit_(
+    principal: Annotated[str | None, typer.Option(help="Only this user.")] = None,
+    action: Annotated[str | None, typer.Option(help="Action prefix, e.g. read or grant.")] = None,
+    limit: Annotated[int, typer.Option(help="How many records, newest first.")] = 50,
+) -> None:
+    """Print the audit log (JSON), newest first."""
+    from app.storage import audit
+
+    with _structures(settings()).engine.connect() as conn:
+        _print(audit.listing(conn, principal=principal, action=action, limit=limit))
 
 
 @app.command()

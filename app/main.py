@@ -9,7 +9,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from app import __doc__ as description
-from app.api import availability, data, errors, health, schema, structure, submissions
+from app.api import (
+    availability,
+    data,
+    errors,
+    health,
+    protection,
+    schema,
+    structure,
+    submissions,
+)
 from app.api.middleware import Metrics, RequestContext
 from app.auth.tokens import resolve_secret
 from app.clock import Clock
@@ -64,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type
     app.include_router(submissions.router)
+    app.include_router(protection.router)
     app.include_router(data.router)
     app.include_router(availability.router)
     app.include_router(schema.router)

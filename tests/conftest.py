@@ -92,6 +92,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def second_database_url(
+    database_url: str, request: pytest.FixtureRequest, tmp_path
+) -> Iterator[str]:
+    """Another fresh database on the same backend as `database_url` (to compare two states)."""
+    if database_url.startswith("sqlite"):
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "second.db")
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+    else:
+        yield from _postgres_database(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url, secret_key="test-secret", auto_setup=True, _env_file=None

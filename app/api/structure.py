@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from app.api.caching import http_date, not_modified
-from app.api.deps import AccessDep, AdminDep, SettingsDep, StructuresDep
+from app.api.deps import AccessDep, AdminDep, SettingsDep, StructuresDep, actor
 from app.errors import BadRequest, Invalid, NotFound, NotImplementedResource, TooLarge
 from app.formats.media import MediaType
 from app.model.query import RESOURCES, Api, QuerySyntaxError, StructureQuery
@@ -270,7 +270,7 @@ async def submit(
     records = read_structure_message(await _body(request, settings.max_body_bytes))
     if not records:
         raise Invalid("The structure message holds no artefacts")
-    outcome = structures.write(records, allow_replace=False)
+    outcome = structures.write(records, allow_replace=False, actor=actor(request, principal))
     status = 201 if not outcome.unchanged else 207
     body = submit_structure_response(_results(outcome), principal.name)
     return Response(body, status_code=status, media_type=_SUBMIT_MEDIA)
@@ -307,7 +307,7 @@ async def replace(
             f"The body must hold exactly {resource} {agencyID}:{resourceID}({version})"
             f"; it holds {', '.join(':'.join(r.key) for r in records) or 'nothing'}"
         )
-    outcome = structures.write(records, allow_replace=True)
+    outcome = structures.write(records, allow_replace=True, actor=actor(request, principal))
     status = 201 if outcome.created else 200
     body = submit_structure_response(_results(outcome), principal.name)
     return Response(body, status_code=status, media_type=_SUBMIT_MEDIA)
@@ -322,6 +322,7 @@ async def replace(
     },
 )
 def remove(
+    request: Request,
     structures: StructuresDep,
     principal: AdminDep,
     resource: str,
@@ -330,7 +331,7 @@ def remove(
     version: str,
 ) -> Response:  # noqa: N803
     """Delete one artefact, unless other structures (or data) depend on it."""
-    structures.delete(_stored(resource), agencyID, resourceID, version)
+    structures.delete(_stored(resource), agencyID, resourceID, version, actor(request, principal))
     body = submit_structure_response(
         [SubmissionResult(_urn(resource, agencyID, resourceID, version), "Delete", "Success")],
         principal.name,

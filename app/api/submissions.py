@@ -1,12 +1,21 @@
 """Data submission (`POST /rest/v2/data/`, the SDMX REST maintenance draft) and the submission
 history under `/api/submissions`."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import AdminDep, EngineDep, PrincipalDep, SettingsDep, StructuresDep
+from app.api.deps import (
+    AdminDep,
+    ClockDep,
+    EngineDep,
+    PrincipalDep,
+    SettingsDep,
+    StructuresDep,
+    actor,
+)
 from app.auth.tokens import Principal
 from app.errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized
 from app.services import ingest
@@ -20,17 +29,31 @@ _RESPONSES = {
     401: {"description": "No or bad token"},
     403: {"description": "Outside the provider's scope, or not allowed to write"},
     404: {"description": "Unknown structure"},
+    409: {"description": "A version it would replace is under embargo, or the store is busy"},
     413: {"description": "Too large"},
     422: {"description": "Invalid content: the report lists every finding; nothing stored"},
 }
 
 
 def _writer(principal: Principal | None) -> Principal:
+    """Who submits; whether it may write each dataflow is the write grant's (checked per
+    dataset, and a refusal is recorded in the history)."""
     if principal is None:
         raise Unauthorized("Submitting data needs a bearer token")
-    if principal.role not in ("admin", "provider"):
-        raise Forbidden(f"User {principal.name!r} ({principal.role}) may not submit data")
     return principal
+
+
+def parse_release(text: str | None) -> datetime | None:
+    """`releaseAt`: an ISO 8601 date-time with a UTC offset (or Z)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise BadRequest(f"releaseAt {text!r} is not an ISO 8601 date-time") from exc
+    if moment.tzinfo is None:
+        raise BadRequest(f"releaseAt {text!r} needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00")
+    return moment
 
 
 async def _spool(request: Request, limit: int) -> ingest.Received:
@@ -64,19 +87,29 @@ async def submit(
     structures: StructuresDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    clock: ClockDep,
     dataflow: Annotated[
         str | None,
         Query(description="AGENCY:ID(VERSION), needed when the message names only a DSD"),
     ] = None,
     dryRun: Annotated[bool, Query(description="Validate and report, store nothing")] = False,  # noqa: N803
+    releaseAt: Annotated[  # noqa: N803
+        str | None,
+        Query(
+            description="Embargo: an ISO 8601 date-time with offset; the data become visible "
+            "then (before: only to the provider and holders of read_embargoed)"
+        ),
+    ] = None,
 ) -> Response:
     """Validate a data message (SDMX-ML 2.1/3.0, SDMX-CSV 1.0/2.0/2.1, SDMX-JSON 1.0/2.0; body or
     multipart file; gzip accepted) and store it as one transaction."""
     writer = _writer(principal)
+    release_at = parse_release(releaseAt)
+    who = actor(request, writer)
     try:
         received = await _spool(request, settings.max_body_bytes)
     except TooLarge as exc:
-        refused = ingest.refuse(structures.engine, writer, exc, None)
+        refused = ingest.refuse(structures.engine, writer, exc, None, who)
         return JSONResponse(
             refused.report(),
             status_code=refused.http_status,
@@ -92,6 +125,9 @@ async def submit(
             dataflow=dataflow,
             dry_run=dryRun,
             expanded_limit=settings.max_expanded_bytes,
+            release_at=release_at,
+            now=clock.now,
+            actor=who,
         )
     finally:
         received.close()
@@ -134,8 +170,21 @@ def one(submission: int, engine: EngineDep, principal: PrincipalDep) -> dict:
     status_code=201,
     summary="Revert a submission (admin): a new submission restoring the state before it",
 )
-def revert(submission: int, structures: StructuresDep, principal: AdminDep) -> JSONResponse:
-    outcome = ingest.revert(structures.engine, structures.flows(), principal, submission)
+def revert(
+    request: Request,
+    submission: int,
+    structures: StructuresDep,
+    principal: AdminDep,
+    clock: ClockDep,
+) -> JSONResponse:
+    outcome = ingest.revert(
+        structures.engine,
+        structures.flows(),
+        principal,
+        submission,
+        clock.now(),
+        actor(request, principal),
+    )
     return JSONResponse(
         outcome.report(),
         status_code=outcome.http_status,

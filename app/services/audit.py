@@ -33,6 +33,9 @@ class Actor:
         return self.principal.role if self.principal else "anonymous"
 
 
+SYSTEM = Actor(Principal("dsm", "admin"))  # DSM itself: seeding the bundled structures
+
+
 def _row(actor: Actor, action: str, target: str | None, outcome: str, detail: dict | None) -> dict:
     return {
         "at": datetime.now(UTC),

@@ -10,14 +10,20 @@ from app.errors import Conflict, Invalid, NotFound
 from app.storage import users as store
 
 
-def add_user(engine: Engine, name: str, role: str, provider: str | None = None) -> None:
+def add_user(
+    engine: Engine,
+    name: str,
+    role: str,
+    provider: str | None = None,
+    groups: tuple[str, ...] = (),
+) -> None:
     if role not in ROLES:
         raise Invalid(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if role == "provider" and not provider:
         raise Invalid("A provider user needs --provider (a data provider id)")
     try:
         with engine.begin() as conn:
-            store.add_user(conn, name, role, provider)
+            store.add_user(conn, name, role, provider, groups)
     except IntegrityError as exc:
         raise Conflict(f"User {name!r} already exists") from exc
 

@@ -245,6 +245,6 @@ def answer(
         Shaped(artefact),
         *[Shaped(a) for a in referenced(registry, dataflow, query.references)],
     ]
-    header = Header(id=f"DSM_{uuid.uuid4().hex[:12].upper()}", prepared=datetime.now(UTC))
+    header = Header(id=f"DSM_{uuid.uuid4().hex[:12].upper()}", prepared=now)
     body = write(media_type, StructureResponse(header, shaped, lang, structure_url))
     return Answer(body, version, max(moments), audit, flow.ref)

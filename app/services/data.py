@@ -255,7 +255,7 @@ def prepare(
     options = csv_options or {}
     response = DataResponse(
         id=f"DSM_{uuid.uuid4().hex[:12].upper()}",
-        prepared=datetime.now(UTC),
+        prepared=now,
         flow=flow,
         dimension_at_observation=at_obs,
         columns=columns,

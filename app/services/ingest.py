@@ -24,6 +24,7 @@ from typing import BinaryIO
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app.auth.access import Access
 from app.auth.tokens import Principal
 from app.errors import BadRequest, Conflict, DsmError, Forbidden, NotFound, TooLarge
 from app.model.actions import Operation, operation_for
@@ -37,6 +38,8 @@ from app.model.data import (
 )
 from app.model.dsd import CompiledFlow
 from app.readers.registry import find as find_reader
+from app.services import access as policy
+from app.services.audit import Actor, record
 from app.storage import observations as store
 from app.storage import submissions as history
 from app.validation.findings import Findings, Location, expected_list
@@ -154,6 +157,7 @@ class Outcome:
     dataflow: str | None = None
     format: str | None = None
     operations: list[str] = field(default_factory=list)
+    release_at: datetime | None = None
 
     def report(self) -> dict:
         return {
@@ -162,6 +166,7 @@ class Outcome:
             "dataflow": self.dataflow,
             "format": self.format,
             "actions": self.operations,
+            "release_at": self.release_at.isoformat() if self.release_at else None,
             "counts": self.counts.__dict__,
             "findings": self.findings.as_list(),
             "total_findings": self.findings.total,
@@ -191,10 +196,13 @@ class _Run:
         findings: Findings,
         submission: int,
         at: datetime,
+        now: datetime,
     ) -> None:
         self.conn, self.flows, self.principal = conn, flows, principal
+        self.access: Access = policy.load(conn, principal)
         self.override = dataflow
-        self.findings, self.submission, self.at = findings, submission, at
+        self.findings, self.submission = findings, submission
+        self.at, self.now = at, now  # when the versions become visible; the time of writing
         self.counts = store.Counts()
         self.reader_name = ""
         self.header: MessageStart | None = None
@@ -239,13 +247,16 @@ class _Run:
         return max(matches, key=lambda f: f.version)
 
     def scope(self, flow: CompiledFlow) -> dict[str, frozenset[str]] | None:
-        if self.principal.is_admin:
-            return None
-        if self.principal.role != "provider":
+        """The keys the principal may write in `flow` (None: any), or Forbidden."""
+        if not self.access.allows("write", flow.ref):
             raise Forbidden(
-                f"User {self.principal.name!r} ({self.principal.role}) may not submit data"
+                f"User {self.principal.name!r} ({self.principal.role}) may not write {flow.ref}"
             )
-        scope = flow.provider_scopes.get(self.principal.provider or "")
+        if self.access.allows("admin", flow.ref):
+            return None
+        if not self.principal.provider:
+            raise Forbidden(f"User {self.principal.name!r} is not a data provider")
+        scope = flow.provider_scopes.get(self.principal.provider)
         if scope is None:
             raise Forbidden(
                 f"Data provider {self.principal.provider} has no provision agreement for {flow.ref}"
@@ -365,6 +376,12 @@ class _Run:
                     provider=provider,
                     scope=self.validator.scope if self.validator else None,
                 )
+            held = store.embargoed_closed(self.conn, dataset.tables, self.submission, self.now)
+            if held is not None:
+                raise Conflict(
+                    f"Observation {held[0]} has a version under embargo until {held[1]}: it can "
+                    "change once that release happens or is cancelled"
+                )
         except IntegrityError:
             # The current-key index refused two versions of one key: the dataset gives an
             # observation twice. Found here rather than by a GROUP BY on every message.
@@ -406,17 +423,35 @@ def submit(
     finding_cap: int = 1000,
     progress: Callable[[int], None] | None = None,
     lock_timeout: float = 30,
+    release_at: datetime | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    actor: Actor | None = None,
 ) -> Outcome:
-    """Validate and apply one message; always leaves a submission record behind."""
+    """Validate and apply one message; always leaves a submission record behind (and an audit
+    record in the same transaction). With `release_at`, the versions it writes become visible at
+    that time (an embargo), not when it commits."""
     findings = Findings(cap=finding_cap)
-    created = datetime.now(UTC)
+    created = now()
+    actor = actor or Actor(principal)
     outcome: Outcome | None = None
     error: DsmError | None = None
     try:
+        if release_at is not None and release_at <= created:
+            raise BadRequest(f"releaseAt {release_at.isoformat()} is not in the future")
         with engine.begin() as conn:
-            _writer_lock(conn, lock_timeout)
+            writer_lock(conn, lock_timeout)
             submission = history.open(conn, created, principal, received.sha256, received.size)
-            run = _Run(conn, flows, principal, dataflow, findings, submission, datetime.now(UTC))
+            written = now()
+            run = _Run(
+                conn,
+                flows,
+                principal,
+                dataflow,
+                findings,
+                submission,
+                release_at or written,
+                written,
+            )
             body = open_body(received, expanded_limit, progress)
             reader = find_reader(media_type, body.peek(HEAD_BYTES)[:HEAD_BYTES])
             run.reader_name = reader.name
@@ -429,7 +464,15 @@ def submit(
                 http = (403 if findings.has_scope_errors else 422) if findings.has_errors else 200
                 counts = run.counts if not findings.has_errors else store.Counts()
                 outcome = Outcome(
-                    0, status, http, counts, findings, flow_ref, reader.name, run.operations
+                    0,
+                    status,
+                    http,
+                    counts,
+                    findings,
+                    flow_ref,
+                    reader.name,
+                    run.operations,
+                    release_at,
                 )
                 conn.rollback()
             else:
@@ -443,9 +486,11 @@ def submit(
                     flow_ref,
                     reader.name,
                     run.operations,
+                    release_at,
                 )
                 history.close(conn, submission, outcome, run.at)
                 history.keep_message(conn, submission, received, BLOB_PIECE)
+                _audit(conn, actor, outcome)
     except OperationalError as exc:
         if not _is_lock_timeout(exc):
             raise
@@ -472,12 +517,14 @@ def submit(
             outcome.dataflow if outcome else dataflow,
             outcome.format if outcome else None,
             outcome.operations if outcome else [],
+            release_at,
         )
         try:
             with engine.begin() as conn:
                 outcome.id = history.record(
                     conn, created, principal, received.sha256, received.size, outcome
                 )
+                _audit(conn, actor, outcome)
         except OperationalError as exc:  # the database cannot take even the record (locked)
             if not _is_lock_timeout(exc):
                 raise
@@ -485,7 +532,18 @@ def submit(
     return outcome
 
 
-def _writer_lock(conn: Connection, timeout_seconds: float) -> None:
+def _audit(conn: Connection, actor: Actor, outcome: Outcome) -> None:
+    detail = {
+        "id": outcome.id,
+        "status": outcome.http_status,
+        "counts": outcome.counts.__dict__,
+        "findings": outcome.findings.total,
+        "release_at": outcome.release_at,
+    }
+    record(conn, actor, "submission", outcome.dataflow, outcome.status, detail)
+
+
+def writer_lock(conn: Connection, timeout_seconds: float) -> None:
     """Queue behind any other write: submissions are serialised per database. SQLite has one
     writer and waits for it (the engine's busy timeout); PostgreSQL takes an advisory lock.
     Waiting longer than the timeout is a 409 (see `_is_lock_timeout`)."""
@@ -502,7 +560,7 @@ def _is_lock_timeout(exc: OperationalError) -> bool:
 
 
 def _code(exc: DsmError) -> str:
-    return {404: "unknown-structure", 403: "forbidden", 413: "too-large"}.get(
+    return {404: "unknown-structure", 403: "forbidden", 409: "conflict", 413: "too-large"}.get(
         exc.status, "rejected"
     )
 
@@ -511,17 +569,29 @@ def report_json(outcome: Outcome) -> bytes:
     return json.dumps(outcome.report(), ensure_ascii=False).encode()
 
 
-def revert(engine: Engine, flows: dict, principal: Principal, submission: int) -> Outcome:
+def revert(
+    engine: Engine,
+    flows: dict,
+    principal: Principal,
+    submission: int,
+    now: datetime | None = None,
+    actor: Actor | None = None,
+) -> Outcome:
     """A new submission that restores, for every key `submission` touched, the state before it
     (unless a later submission has changed that key since: then the later state stays)."""
+    created = now or datetime.now(UTC)
     with engine.begin() as conn:
         found = history.get(conn, submission)
         if found is None:
             raise NotFound(f"No submission {submission}")
         if found["status"] != "accepted":
             raise Conflict(f"Submission {submission} is {found['status']}: nothing to revert")
-        _writer_lock(conn, 30)
-        created = datetime.now(UTC)
+        if found["visible_from"] and datetime.fromisoformat(found["visible_from"]) > created:
+            raise Conflict(
+                f"Submission {submission} is under embargo until {found['visible_from']}: "
+                "cancel the release instead (DELETE /api/releases/{id})"
+            )
+        writer_lock(conn, 30)
         digest = hashlib.sha256(f"revert:{submission}".encode()).hexdigest()
         new = history.open(conn, created, principal, digest, 0)
         counts = store.Counts()
@@ -532,6 +602,12 @@ def revert(engine: Engine, flows: dict, principal: Principal, submission: int) -
                 continue
             seen.add(tables.obs.name)
             counts.add(store.revert(conn, tables, submission, new, created, principal.provider))
+            held = store.embargoed_closed(conn, tables, new, created)
+            if held is not None:
+                raise Conflict(
+                    f"Observation {held[0]} has a version under embargo until {held[1]}: revert "
+                    "once that release happens or is cancelled"
+                )
         changed = counts.inserted + counts.updated + counts.deleted
         outcome = Outcome(
             new,
@@ -544,10 +620,17 @@ def revert(engine: Engine, flows: dict, principal: Principal, submission: int) -
             ["revert"],
         )
         history.close(conn, new, outcome, created, reverts=submission)
+        _audit(conn, actor or Actor(principal), outcome)
     return outcome
 
 
-def refuse(engine: Engine, principal: Principal, error: DsmError, spool: Spool | None) -> Outcome:
+def refuse(
+    engine: Engine,
+    principal: Principal,
+    error: DsmError,
+    spool: Spool | None,
+    actor: Actor | None = None,
+) -> Outcome:
     """Record a message refused before it could be read (e.g. larger than the limit) and report it
     like any other rejection."""
     findings = Findings()
@@ -558,6 +641,7 @@ def refuse(engine: Engine, principal: Principal, error: DsmError, spool: Spool |
         outcome.id = history.record(
             conn, datetime.now(UTC), principal, digest, spool.size if spool else 0, outcome
         )
+        _audit(conn, actor or Actor(principal), outcome)
     return outcome
 
 

@@ -33,6 +33,8 @@ from app.model.query import StructureQuery
 from app.model.structure import Header, Shaped, StructureResponse
 from app.readers.references import SCHEME_CLASSES, Reference, declared_items, references
 from app.readers.structure import ArtefactXml, merge, parse_xml, read_artefacts
+from app.services import audit
+from app.services.audit import SYSTEM, Actor
 from app.services.compile import compile_all
 from app.services.registry import Registry
 from app.storage import observations
@@ -301,8 +303,15 @@ class Structures:
         with self.engine.connect() as conn:
             return store.count(conn) == 0
 
-    def write(self, records: Sequence[ArtefactXml], *, allow_replace: bool = True) -> Outcome:
-        """Store `records` (one transaction) after proving the result is whole and readable.
+    def write(
+        self,
+        records: Sequence[ArtefactXml],
+        *,
+        allow_replace: bool = True,
+        actor: Actor | None = None,
+    ) -> Outcome:
+        """Store `records` (one transaction, audited in it) after proving the result is whole and
+        readable.
 
         Refuses (422) a set whose references do not resolve or that sdmx1 cannot read, and (409)
         a replacement when `allow_replace` is false, or a changed final artefact that others use.
@@ -333,12 +342,18 @@ class Structures:
             except Exception as exc:  # sdmx1 raises many kinds; each means "not readable"
                 raise Invalid(f"The structures cannot be read as SDMX: {exc}") from exc
             store.save(conn, outcome.created + outcome.replaced)
+            for action, changed in (("create", outcome.created), ("replace", outcome.replaced)):
+                for r in changed:
+                    target = f"{r.resource}={r.agency}:{r.id}({r.version})"
+                    audit.record(conn, actor or SYSTEM, f"structure.{action}", target, "ok")
             revision, stamp = store.revision(conn)
         with self._lock:  # the registry just built is the new current one: no second build
             self._registry, self._revision, self._stamp = registry, revision, stamp
         return outcome
 
-    def delete(self, resource: str, agency: str, ident: str, version: str) -> None:
+    def delete(
+        self, resource: str, agency: str, ident: str, version: str, actor: Actor | None = None
+    ) -> None:
         """Delete one artefact; 404 if absent, 409 if other artefacts refer to it."""
         key = (resource, agency, ident, version)
         with self.engine.begin() as conn:
@@ -361,6 +376,8 @@ class Structures:
                     dependents=dependents,
                 )
             store.remove(conn, key)
+            target = f"{resource}={agency}:{ident}({version})"
+            audit.record(conn, actor or SYSTEM, "structure.delete", target, "ok")
         self._checked = 0.0  # look again at once: the registry changed
 
     def load_files(self, paths: Iterable[Path]) -> Outcome:

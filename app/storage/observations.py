@@ -36,6 +36,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     func,
     inspect,
     literal,
@@ -496,6 +497,22 @@ def _delete(
     _commit_work(conn, tables, dataflow, submission, at, provider, counts)
 
 
+def embargoed_closed(
+    conn: Connection, tables: FlowTables, submission: int, now: datetime
+) -> tuple[str, datetime] | None:
+    """A version `submission` closed that is still under embargo (its key and release time), if
+    any: writing over a pending release is refused until it happens or is cancelled."""
+    obs = tables.obs
+    row = conn.execute(
+        select(*[obs.c[k] for k in tables.key], obs.c.valid_from)
+        .where(obs.c.closed_by == submission, obs.c.valid_from > now)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return ".".join(str(v) for v in row[:-1] if v is not None), row[-1]
+
+
 def current_count(conn: Connection, tables: FlowTables, dataflow: str | None = None) -> int:
     query = select(func.count()).select_from(tables.obs).where(tables.obs.c.valid_to.is_(None))
     if dataflow:
@@ -633,3 +650,38 @@ def set_dataset_attributes(
                 valid_from=at,
             )
         )
+
+
+def move_release(conn: Connection, tables: FlowTables, submission: int, at: datetime) -> int:
+    """Make the versions of a pending (embargoed) submission visible from `at` instead; the
+    versions they replace stay visible until then. Returns the versions moved."""
+    obs = tables.obs
+    moved = conn.execute(update(obs).where(obs.c.opened_by == submission).values(valid_from=at))
+    conn.execute(update(obs).where(obs.c.closed_by == submission).values(valid_to=at))
+    return moved.rowcount
+
+
+def cancel_release(conn: Connection, tables: FlowTables, submission: int) -> int:
+    """Undo a pending (embargoed) submission: its versions go, the ones it replaced are current
+    again (nobody saw the difference: nothing of it was visible yet). Returns versions removed."""
+    obs = tables.obs
+    removed = conn.execute(delete(obs).where(obs.c.opened_by == submission))
+    conn.execute(
+        update(obs).where(obs.c.closed_by == submission).values(valid_to=None, closed_by=None)
+    )
+    return removed.rowcount
+
+
+def move_dataset_attributes(conn: Connection, submission: int, at: datetime | None) -> None:
+    """Dataset attributes of a pending submission: moved to `at`, or (None) cancelled."""
+    table = dataset_attributes
+    if at is None:
+        conn.execute(delete(table).where(table.c.opened_by == submission))
+        conn.execute(
+            update(table)
+            .where(table.c.closed_by == submission)
+            .values(valid_to=None, closed_by=None)
+        )
+        return
+    conn.execute(update(table).where(table.c.opened_by == submission).values(valid_from=at))
+    conn.execute(update(table).where(table.c.closed_by == submission).values(valid_to=at))
