@@ -238,10 +238,10 @@ same file). See bench/README.md for how to run it and what each row measures.
 """
 
 
-def write(doc: Path, name: str, block: str) -> None:
-    """Replace (or append) the block `name` in `doc`."""
+def write(doc: Path, name: str, block: str, kind: str = "ingest") -> None:
+    """Replace (or append) the block `name` of `kind` (ingest, embargo) in `doc`."""
     text = doc.read_text() if doc.exists() else HEAD
-    start, end = f"<!-- ingest:{name} -->", f"<!-- /ingest:{name} -->"
+    start, end = f"<!-- {kind}:{name} -->", f"<!-- /{kind}:{name} -->"
     wrapped = f"{start}\n{block}\n{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if pattern.search(text):
