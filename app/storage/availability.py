@@ -34,16 +34,18 @@ class Summary:
     end: str | None  # ISO date-time, exclusive
 
 
-def _matching(tables: FlowTables, selection: Selection) -> tuple[FromClause, list[ColumnElement]]:
+def _matching(
+    tables: FlowTables, selection: Selection, needed: tuple[str, ...]
+) -> tuple[FromClause, list[ColumnElement]]:
     """The rows a data query with this selection would return (first/last N, offset and limit
     aside: availability describes the cube, not a page of it)."""
     obs = tables.obs
     extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
-    return _source(tables, selection, extra)
+    return _source(tables, selection, needed, extra)
 
 
 def summary(conn: Connection, tables: FlowTables, selection: Selection) -> Summary:
-    obs, where = _matching(tables, selection)
+    obs, where = _matching(tables, selection, (PERIOD_START, PERIOD_END))
     row = conn.execute(
         select(func.count(), func.min(obs.c[PERIOD_START]), func.max(obs.c[PERIOD_END])).where(
             *where
@@ -54,7 +56,7 @@ def summary(conn: Connection, tables: FlowTables, selection: Selection) -> Summa
 
 def series(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
     """The distinct series keys (tuples in `tables.dimensions` order), streamed."""
-    obs, where = _matching(tables, selection)
+    obs, where = _matching(tables, selection, tables.dimensions)
     query = select(*[obs.c[d] for d in tables.dimensions]).where(*where).distinct()
     result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
     for row in result:
@@ -63,7 +65,7 @@ def series(conn: Connection, tables: FlowTables, selection: Selection) -> Iterat
 
 def values(conn: Connection, tables: FlowTables, selection: Selection, column: str) -> list[str]:
     """The distinct non-null values of `column` among the matching rows, sorted."""
-    obs, where = _matching(tables, selection)
+    obs, where = _matching(tables, selection, (column,))
     query = (
         select(obs.c[column])
         .where(*where, obs.c[column].is_not(None))

@@ -20,7 +20,7 @@ from its release time, and the versions it replaces valid until then):
 - history: every visible version, ordered by validity (a closing still embargoed shows as open).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -151,7 +151,11 @@ def _branches(obs, selection: Selection) -> list[list[ColumnElement]]:
     view = selection.view
     if view.now is None:
         return [[obs.c.valid_to.is_(None)]]
-    released = obs.c.valid_from <= view.now
+    # coalesce(valid_from, valid_from): the same value, but no index range on it, so that the
+    # planner (SQLite's, without statistics) takes the current-key index for the first branch
+    # and (dataflow, valid_to) for the second, instead of reading the whole dataflow through
+    # (dataflow, valid_from)
+    released = func.coalesce(obs.c.valid_from, obs.c.valid_from) <= view.now
     opened = or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released
     replaced = [obs.c.valid_to > view.now, released]
     if view.pending:
@@ -177,16 +181,21 @@ def _visible(obs, selection: Selection) -> ColumnElement:
 
 
 def _source(
-    tables: FlowTables, selection: Selection, extra: tuple[ColumnElement, ...] = ()
+    tables: FlowTables,
+    selection: Selection,
+    needed: Iterable[str],
+    extra: tuple[ColumnElement, ...] = (),
 ) -> tuple[FromClause, list[ColumnElement]]:
     """The visible rows matching the selection: the table and the filters, or, when the view
-    needs two index paths, a UNION ALL of both already filtered."""
+    needs two index paths, a UNION ALL of both already filtered (of the `needed` columns only:
+    building a wide subquery costs more than the query)."""
     obs = tables.obs
     where = [*_where(tables, selection), *extra]
     branches = _branches(obs, selection)
     if len(branches) == 1:
         return obs, [*where, *branches[0]]
-    union = union_all(*[select(obs).where(*where, *branch) for branch in branches])
+    columns = [obs.c[c] for c in dict.fromkeys(needed)]
+    union = union_all(*[select(*columns).where(*where, *branch) for branch in branches])
     return union.subquery("visible"), []
 
 
@@ -253,7 +262,8 @@ def current(conn: Connection, tables: FlowTables, selection: Selection) -> Itera
     """Rows visible now (or as of `selection.as_of`); with `updated_after`, only those changed since."""
     obs = tables.obs
     extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
-    source, where = _source(tables, selection, extra)
+    needed = [*selection.columns, *(c for c, _ in selection.order), *selection.series, PERIOD_START]
+    source, where = _source(tables, selection, needed, extra)
     return _stream(conn, _limited(source, selection, where))
 
 
