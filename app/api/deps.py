@@ -1,4 +1,5 @@
-"""Named dependencies for routers: the settings, the engine, the structure registry, the principal."""
+"""Named dependencies for routers: the settings, the engine, the structure registry, the upload
+slots, the principal."""
 
 from typing import Annotated
 
@@ -6,6 +7,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from app.api.ratelimit import UploadSlots
 from app.auth.tokens import Principal
 from app.errors import Forbidden, Unauthorized
 from app.services.auth import authenticate
@@ -23,6 +25,10 @@ def _engine(request: Request) -> Engine:
 
 def _structures(request: Request) -> Structures:
     return request.app.state.structures
+
+
+def _uploads(request: Request) -> UploadSlots:
+    return request.app.state.uploads
 
 
 _bearer = HTTPBearer(
@@ -59,5 +65,6 @@ def _admin(principal: Annotated[Principal | None, Depends(_principal)]) -> Princ
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 StructuresDep = Annotated[Structures, Depends(_structures)]
+UploadsDep = Annotated[UploadSlots, Depends(_uploads)]
 PrincipalDep = Annotated[Principal | None, Depends(_principal)]
 AdminDep = Annotated[Principal, Depends(_admin)]

@@ -1,22 +1,28 @@
-"""Rate limits over HTTP: 429 with Retry-After and an SDMX error, tokens counted apart from
-addresses, fresh windows, exempt paths, counts shared through Redis by two apps (as by two worker
-processes), and Redis down.
+"""Rate limits and the cap on uploads in progress, over HTTP: 429 with Retry-After and an SDMX
+error, tokens counted apart from addresses, fresh windows, exempt paths, counts shared through
+Redis by two apps (as by two worker processes), Redis down, and upload slots taken and given back.
 Time is the app's clock, set by the tests: nothing waits for a window to end."""
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import pytest
 import redis
 from fastapi.testclient import TestClient
 from lxml import etree
+from starlette.requests import ClientDisconnect
 
+from app.api.ratelimit import UploadSlots
 from app.formats.sdmxml import NS21, NS30
 from app.main import create_app
+from app.services import ingest
 from app.services.auth import add_user, create_token
 from app.services.counters import MemoryCounters
 from app.settings import Settings
@@ -203,3 +209,133 @@ def test_memory_counters_forget_old_windows():
 
     asyncio.run(count())
     assert len(counters) == 1
+
+
+# --- uploads in progress -------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def upload_options(request: pytest.FixtureRequest) -> dict[str, object]:
+    options: dict[str, object] = {"max_concurrent_uploads": 1}
+    if request.param == "redis":
+        prefix = request.getfixturevalue("redis_prefix")
+        options |= {"redis_url": REDIS_URL, "redis_prefix": prefix}
+    return options
+
+
+def in_progress(client: TestClient, owner: str) -> int:
+    uploads: UploadSlots = client.app.state.uploads
+    return client.portal.call(uploads.in_progress, owner)
+
+
+def test_one_upload_too_many_is_refused_and_recorded(database_url, upload_options, monkeypatch):
+    submit = ingest.submit
+    started, finish = threading.Event(), threading.Event()
+
+    def held_open(*args, **kwargs):
+        started.set()
+        assert finish.wait(30)
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "submit", held_open)
+    with serving(database_url, **upload_options) as client:
+        token = token_for(client, "kz-stat", "provider", "KAZ_STAT")
+        headers = {**bearer(token), "content-type": CSV20}
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.post, "/rest/v2/data", content=UPLOAD, headers=headers)
+            assert started.wait(30)
+            assert in_progress(client, "KAZ_STAT") == 1
+
+            second = client.post("/rest/v2/data", content=UPLOAD, headers=headers)
+            finish.set()
+            assert first.result().status_code == 201
+
+        assert second.status_code == 429
+        assert second.headers["retry-after"] == "1"
+        report = second.json()
+        assert report["status"] == "rejected"
+        assert report["findings"][0]["code"] == "too-many-uploads"
+        assert "KAZ_STAT has 1 submission(s) in progress" in report["findings"][0]["message"]
+        history = client.get("/api/submissions", headers=bearer(token)).json()
+        refused = next(s for s in history if s["id"] == report["id"])
+        assert (refused["status"], refused["size"]) == ("rejected", 0)
+        assert second.headers["location"] == f"/api/submissions/{report['id']}"
+
+        assert in_progress(client, "KAZ_STAT") == 0
+        again = client.post("/rest/v2/data", content=UPLOAD, headers=headers)
+        assert again.status_code == 200, again.text  # the same observation: nothing changed
+
+
+def test_a_failed_upload_gives_its_slot_back(database_url, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("ingest broke")
+
+    monkeypatch.setattr(ingest, "submit", broken)
+    with serving(database_url, max_concurrent_uploads=1) as client:
+        headers = {**bearer(token_for(client, "admin", "admin")), "content-type": CSV20}
+        lenient = TestClient(client.app, raise_server_exceptions=False)
+        assert lenient.post("/rest/v2/data", content=UPLOAD, headers=headers).status_code == 500
+        assert in_progress(client, "admin") == 0
+
+
+def test_a_client_gone_mid_upload_gives_its_slot_back(database_url):
+    """The ASGI app driven by hand: half a body, then the client disconnects."""
+    with serving(database_url, max_concurrent_uploads=1) as client:
+        token = token_for(client, "kz-stat", "provider", "KAZ_STAT")
+        messages = [
+            {"type": "http.request", "body": UPLOAD[:40], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/rest/v2/data",
+            "raw_path": b"/rest/v2/data",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"authorization", f"Bearer {token}".encode()),
+                (b"content-type", CSV20.encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+
+        async def receive() -> dict:
+            return messages.pop(0)
+
+        async def send(message: dict) -> None:
+            pass
+
+        async def upload() -> None:
+            with pytest.raises(ClientDisconnect):
+                await client.app(scope, receive, send)
+
+        client.portal.call(upload)
+        assert in_progress(client, "KAZ_STAT") == 0
+
+
+def test_a_cancelled_upload_gives_its_slot_back():
+    slots = UploadSlots(MemoryCounters(), cap=1)
+
+    async def cancel_while_held() -> None:
+        async with anyio.create_task_group() as tasks:
+
+            async def upload(*, task_status: anyio.abc.TaskStatus) -> None:
+                async with slots.hold("KAZ_STAT") as taken:
+                    assert taken
+                    task_status.started()
+                    await anyio.sleep_forever()
+
+            await tasks.start(upload)
+            assert await slots.in_progress("KAZ_STAT") == 1
+            async with slots.hold("KAZ_STAT") as taken:
+                assert not taken
+            tasks.cancel_scope.cancel()
+        assert await slots.in_progress("KAZ_STAT") == 0
+
+    anyio.run(cancel_while_held)
