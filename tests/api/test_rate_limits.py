@@ -4,6 +4,7 @@ Redis by two apps (as by two worker processes), Redis down, and upload slots tak
 Time is the app's clock, set by the tests: nothing waits for a window to end."""
 
 import asyncio
+import json
 import logging
 import threading
 import uuid
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import anyio
+import jsonschema
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -25,9 +27,10 @@ from app.main import create_app
 from app.services import ingest
 from app.services.auth import add_user, create_token
 from app.services.counters import MemoryCounters
-from app.settings import Settings
+from app.settings import BUNDLED, Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
+REPORT_SCHEMA = BUNDLED / "docs" / "submission-report.schema.json"
 MINUTE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)  # the start of a window
 DATAFLOWS = "/rest/dataflow/DSM"
 CSV20 = "application/vnd.sdmx.data+csv;version=2.0.0"
@@ -253,6 +256,7 @@ def test_one_upload_too_many_is_refused_and_recorded(database_url, upload_option
         assert second.status_code == 429
         assert second.headers["retry-after"] == "1"
         report = second.json()
+        jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
         assert report["status"] == "rejected"
         assert report["findings"][0]["code"] == "too-many-uploads"
         assert "KAZ_STAT has 1 submission(s) in progress" in report["findings"][0]["message"]
