@@ -11,10 +11,11 @@ exception handler in `app.api.errors` turns any of them into an SDMX error messa
     ├── Conflict                  409  code 409  change refused: others depend on it, or it exists
     ├── TooLarge                  413  code 130  Response/request too large
     ├── Invalid                   422  code 422  a well-formed message whose content is wrong
+    ├── TooManyRequests           429  code 429  over a rate limit or the upload cap (Retry-After)
     ├── NotImplementedResource          501  code 501  a standard resource DSM does not implement
     └── Unavailable               503  code 503  database not reachable
 
-SDMX REST defines codes 100-510; 406, 409 and 422 have no SDMX code, so they carry their HTTP status
+SDMX REST defines codes 100-510; 406, 409, 422 and 429 have no SDMX code, so they carry their HTTP status
 as code (the spec reserves 1000+ for custom codes, but clients read the HTTP status anyway).
 """
 
@@ -65,6 +66,14 @@ class TooLarge(DsmError):
 
 class Invalid(DsmError):
     status, code, title = 422, 422, "Unprocessable content"
+
+
+class TooManyRequests(DsmError):
+    status, code, title = 429, 429, "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int = 1, **context: object) -> None:
+        super().__init__(detail, **context)
+        self.retry_after = retry_after  # seconds, sent as Retry-After
 
 
 class NotImplementedResource(DsmError):

@@ -1,5 +1,5 @@
 """The application factory: `create_app(settings)` wires settings, the database, the structure
-registry, middleware, routers and the one exception handler."""
+registry, the shared counters, middleware, routers and the one exception handler."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,9 +20,11 @@ from app.api import (
     submissions,
 )
 from app.api.middleware import Metrics, RequestContext
+from app.api.ratelimit import RateLimit, UploadSlots
 from app.auth.tokens import resolve_secret
 from app.clock import Clock
 from app.services.audit import AuditSink
+from app.services.counters import open_counters
 from app.services.structures import Structures, upgrade_observation_tables
 from app.settings import Settings
 from app.storage.engine import make_engine, upgrade
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     structures = Structures(engine)
     metrics = Metrics()
+    counters = open_counters(settings.redis_url, settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.audit.close()
+            await counters.close()
             engine.dispose()
 
     app = FastAPI(
@@ -69,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.structures = structures
     app.state.metrics = metrics
     app.state.clock = Clock()
+    app.state.counters = counters
+    app.state.uploads = UploadSlots(counters, settings.max_concurrent_uploads)
     errors.install(app)
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type
@@ -78,13 +84,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(availability.router)
     app.include_router(schema.router)
     app.include_router(structure.router)
+    # the last added runs first: request context, CORS (so a 429 carries CORS headers too), rate
+    # limit, gzip
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(
+        RateLimit,
+        counters=counters,
+        per_token=settings.rate_limit,
+        anonymous=settings.rate_limit_anonymous,
+        clock=app.state.clock,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Last-Modified", "Location", "X-Request-ID", "Content-Language"],
+        expose_headers=[
+            "ETag",
+            "Last-Modified",
+            "Location",
+            "X-Request-ID",
+            "Content-Language",
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+        ],
     )
     app.add_middleware(RequestContext, metrics=metrics, max_url_length=settings.max_url_length)
     return app

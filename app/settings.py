@@ -71,11 +71,64 @@ class Settings(BaseSettings):
         ),
     ] = None
 
+    redis_url: Annotated[
+        str | None,
+        Field(
+            description="Redis URL (`redis://127.0.0.1:6379/0`) of the store that every server "
+            "process counts rate limits and uploads in progress in. Unset: each process counts on "
+            "its own, which is right for a single process; several worker processes or hosts need "
+            "Redis. If Redis cannot be reached, requests are still served: DSM logs a warning and "
+            "counts in the process until Redis answers again."
+        ),
+    ] = None
+    redis_prefix: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="Prefix of every Redis key DSM writes (several deployments can share one "
+            "Redis with different prefixes).",
+        ),
+    ] = "dsm:"
+    rate_limit: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Requests per minute allowed for one bearer token (429 with Retry-After "
+            "beyond); 0 turns the limit off.",
+        ),
+    ] = 600
+    rate_limit_anonymous: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Requests per minute allowed for one client IP address without a token, "
+            "and failed token attempts per minute from one address (429 with Retry-After beyond); "
+            "0 turns the limit off.",
+        ),
+    ] = 120
+    max_concurrent_uploads: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Data submissions of one data provider (an admin: of that user) in "
+            "progress at once; one more is refused with 429 and recorded as rejected. 0: no cap.",
+        ),
+    ] = 2
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if not value:  # `DSM_REDIS_URL=` (empty) means no Redis
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator("log_level")

@@ -105,8 +105,15 @@ def second_database_url(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
+    """Settings on the test's database, with rate limits off: the request sweeps send hundreds of
+    requests a minute (tests/api/test_rate_limits.py turns the limits on)."""
     return Settings(
-        database_url=database_url, secret_key="test-secret", auto_setup=True, _env_file=None
+        database_url=database_url,
+        secret_key="test-secret",
+        auto_setup=True,
+        rate_limit=0,
+        rate_limit_anonymous=0,
+        _env_file=None,
     )
 
 

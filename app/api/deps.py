@@ -1,4 +1,5 @@
-"""Named dependencies for routers: the settings, the engine, the structure registry, the principal."""
+"""Named dependencies for routers: the settings, the engine, the structure registry, the upload
+slots, the principal."""
 
 from typing import Annotated
 
@@ -6,6 +7,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from app.api.ratelimit import UploadSlots
 from app.auth.access import Access
 from app.auth.tokens import Principal
 from app.clock import Clock
@@ -27,6 +29,10 @@ def _engine(request: Request) -> Engine:
 
 def _structures(request: Request) -> Structures:
     return request.app.state.structures
+
+
+def _uploads(request: Request) -> UploadSlots:
+    return request.app.state.uploads
 
 
 _bearer = HTTPBearer(
@@ -87,6 +93,7 @@ def audit_reads(request: Request, access: Access, kinds: list[str], target: str)
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 StructuresDep = Annotated[Structures, Depends(_structures)]
+UploadsDep = Annotated[UploadSlots, Depends(_uploads)]
 PrincipalDep = Annotated[Principal | None, Depends(_principal)]
 AdminDep = Annotated[Principal, Depends(_admin)]
 ClockDep = Annotated[Clock, Depends(_clock)]

@@ -1,5 +1,7 @@
 """The one exception handler: every error leaves DSM as an SDMX error message whose format follows
-the request (JSON when the client asked for JSON, SDMX-ML 3.0 on /rest/v2/, else SDMX-ML 2.1)."""
+the request (JSON when the client asked for JSON, SDMX-ML 3.0 on /rest/v2/, else SDMX-ML 2.1).
+Middleware that answers before any route (the rate limit) builds its error with
+`dsm_error_response` too, so there is still one error shape."""
 
 import logging
 
@@ -8,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.errors import BadRequest, DsmError, NotFound, Unauthorized
+from app.errors import BadRequest, DsmError, NotFound, TooManyRequests, Unauthorized
 from app.writers.messages import error_json, error_xml
 
 log = logging.getLogger("dsm.errors")
@@ -34,12 +36,23 @@ def error_response(
     return Response(body, status_code=status, media_type=media, headers=headers)
 
 
-async def _dsm_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DsmError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+def dsm_error_response(
+    request: Request, exc: DsmError, headers: dict[str, str] | None = None
+) -> Response:
+    """The error message of one of DSM's exceptions, with the headers its outcome calls for."""
+    headers = dict(headers or {})
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
     if exc.status >= 500:
         log.error("request failed: %s", exc.detail)
-    return error_response(request, exc.status, exc.code, exc.title, exc.detail, headers)
+    return error_response(request, exc.status, exc.code, exc.title, exc.detail, headers or None)
+
+
+async def _dsm_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DsmError)
+    return dsm_error_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import (
     AdminDep,
@@ -14,11 +15,22 @@ from app.api.deps import (
     PrincipalDep,
     SettingsDep,
     StructuresDep,
+    UploadsDep,
     actor,
 )
 from app.auth.tokens import Principal
-from app.errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized
+from app.errors import (
+    BadRequest,
+    DsmError,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
 from app.services import ingest
+from app.services.audit import Actor
+from app.services.structures import Structures
 
 router = APIRouter(tags=["data submission"])
 
@@ -32,6 +44,10 @@ _RESPONSES = {
     409: {"description": "A version it would replace is under embargo, or the store is busy"},
     413: {"description": "Too large"},
     422: {"description": "Invalid content: the report lists every finding; nothing stored"},
+    429: {
+        "description": "Too many submissions of this provider in progress (Retry-After), or over "
+        "the rate limit"
+    },
 }
 
 
@@ -57,21 +73,30 @@ def parse_release(text: str | None) -> datetime | None:
 
 
 async def _spool(request: Request, limit: int) -> ingest.Received:
+    """The request body (or its one multipart file) in a temporary file, which is deleted again
+    when reading fails (the client went away, too large, malformed)."""
+    spool = ingest.Spool(limit)
+    try:
+        return await _fill(request, spool)
+    except BaseException:
+        spool.close()
+        raise
+
+
+async def _fill(request: Request, spool: ingest.Spool) -> ingest.Received:
     content_type = request.headers.get("content-type", "")
     gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
     if content_type.startswith("multipart/form-data"):
-        async with request.form(max_files=1, max_fields=10, max_part_size=limit) as form:
+        async with request.form(max_files=1, max_fields=10, max_part_size=spool.limit) as form:
             upload = next((v for v in form.values() if hasattr(v, "read")), None)
             if upload is None:
                 raise BadRequest("The multipart upload holds no file part")
-            spool = ingest.Spool(limit)
             while piece := await upload.read(1024 * 1024):
                 spool.write(piece)
             name = (upload.filename or "").lower()
             received = spool.finish(gzipped or name.endswith(".gz"))
             received.media_type = upload.content_type  # type: ignore[attr-defined]
             return received
-    spool = ingest.Spool(limit)
     async for piece in request.stream():
         spool.write(piece)
     if spool.size == 0:
@@ -86,6 +111,7 @@ async def submit(
     request: Request,
     structures: StructuresDep,
     settings: SettingsDep,
+    uploads: UploadsDep,
     principal: PrincipalDep,
     clock: ClockDep,
     dataflow: Annotated[
@@ -106,32 +132,54 @@ async def submit(
     writer = _writer(principal)
     release_at = parse_release(releaseAt)
     who = actor(request, writer)
-    try:
-        received = await _spool(request, settings.max_body_bytes)
-    except TooLarge as exc:
-        refused = ingest.refuse(structures.engine, writer, exc, None, who)
-        return JSONResponse(
-            refused.report(),
-            status_code=refused.http_status,
-            headers={"Location": f"/api/submissions/{refused.id}"},
-        )
-    try:
-        outcome = ingest.submit(
-            structures.engine,
-            structures.flows(),
-            writer,
-            received,
-            media_type=getattr(received, "media_type", None),
-            dataflow=dataflow,
-            dry_run=dryRun,
-            expanded_limit=settings.max_expanded_bytes,
-            release_at=release_at,
-            now=clock.now,
-            actor=who,
-        )
-    finally:
-        received.close()
-    headers = {"Location": f"/api/submissions/{outcome.id}"}
+    owner = writer.provider or writer.name
+    async with uploads.hold(owner) as admitted:
+        if not admitted:
+            busy = TooManyRequests(
+                f"{owner} has {uploads.cap} submission(s) in progress, the most allowed at once; "
+                "send this one again when one has finished",
+                retry_after=1,
+            )
+            return await _refused(structures, writer, busy, who)
+        try:
+            received = await _spool(request, settings.max_body_bytes)
+        except TooLarge as exc:
+            return await _refused(structures, writer, exc, who)
+        try:
+            # in a worker thread: a long message must not stop the server answering others
+            outcome = await run_in_threadpool(
+                ingest.submit,
+                structures.engine,
+                structures.flows(),
+                writer,
+                received,
+                media_type=getattr(received, "media_type", None),
+                dataflow=dataflow,
+                dry_run=dryRun,
+                expanded_limit=settings.max_expanded_bytes,
+                release_at=release_at,
+                now=clock.now,
+                actor=who,
+            )
+        finally:
+            received.close()
+    return _report(outcome)
+
+
+async def _refused(
+    structures: Structures, writer: Principal, error: DsmError, who: Actor
+) -> JSONResponse:
+    """Record a message refused before it was read, and report it."""
+    refused = await run_in_threadpool(ingest.refuse, structures.engine, writer, error, None, who)
+    retry = isinstance(error, TooManyRequests)
+    return _report(refused, {"Retry-After": str(error.retry_after)} if retry else None)
+
+
+def _report(outcome: ingest.Outcome, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A submission's report, pointing at its place in the history."""
+    headers = dict(headers or {})
+    if outcome.id:
+        headers["Location"] = f"/api/submissions/{outcome.id}"
     return JSONResponse(outcome.report(), status_code=outcome.http_status, headers=headers)
 
 
@@ -177,16 +225,13 @@ def revert(
     principal: AdminDep,
     clock: ClockDep,
 ) -> JSONResponse:
-    outcome = ingest.revert(
-        structures.engine,
-        structures.flows(),
-        principal,
-        submission,
-        clock.now(),
-        actor(request, principal),
-    )
-    return JSONResponse(
-        outcome.report(),
-        status_code=outcome.http_status,
-        headers={"Location": f"/api/submissions/{outcome.id}"},
+    return _report(
+        ingest.revert(
+            structures.engine,
+            structures.flows(),
+            principal,
+            submission,
+            clock.now(),
+            actor(request, principal),
+        )
     )

@@ -80,6 +80,10 @@ class Spool:
         self.digest.update(piece)
         self.file.write(piece)
 
+    def close(self) -> None:
+        """Delete what was collected (a body that will not be read)."""
+        self.file.close()
+
     def finish(self, gzipped: bool = False) -> Received:
         self.file.seek(0)
         magic = self.file.read(2)
@@ -560,9 +564,13 @@ def _is_lock_timeout(exc: OperationalError) -> bool:
 
 
 def _code(exc: DsmError) -> str:
-    return {404: "unknown-structure", 403: "forbidden", 409: "conflict", 413: "too-large"}.get(
-        exc.status, "rejected"
-    )
+    return {
+        404: "unknown-structure",
+        403: "forbidden",
+        409: "conflict",
+        413: "too-large",
+        429: "too-many-uploads",
+    }.get(exc.status, "rejected")
 
 
 def report_json(outcome: Outcome) -> bytes:
@@ -637,11 +645,16 @@ def refuse(
     findings.error(_code(error), error.detail)
     outcome = Outcome(0, "rejected", error.status, store.Counts(), findings)
     digest = spool.digest.hexdigest() if spool else hashlib.sha256().hexdigest()
-    with engine.begin() as conn:
-        outcome.id = history.record(
-            conn, datetime.now(UTC), principal, digest, spool.size if spool else 0, outcome
-        )
-        _audit(conn, actor or Actor(principal), outcome)
+    try:
+        with engine.begin() as conn:
+            outcome.id = history.record(
+                conn, datetime.now(UTC), principal, digest, spool.size if spool else 0, outcome
+            )
+            _audit(conn, actor or Actor(principal), outcome)
+    except OperationalError as exc:  # a long submission holds the (SQLite) writer lock
+        if not _is_lock_timeout(exc):
+            raise
+        log.warning("refused submission of %s not recorded: %s", principal.name, exc)
     return outcome
 
 

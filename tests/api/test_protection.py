@@ -120,7 +120,12 @@ def worlds(client: TestClient, second_database_url: str) -> Iterator[tuple[World
     """(baseline, full): the same public data; `full` also has confidential values and an
     embargoed revision (pending at NOW)."""
     settings = Settings(
-        database_url=second_database_url, secret_key="test-secret", auto_setup=True, _env_file=None
+        database_url=second_database_url,
+        secret_key="test-secret",
+        auto_setup=True,
+        rate_limit=0,
+        rate_limit_anonymous=0,
+        _env_file=None,
     )
     with TestClient(create_app(settings)) as other:
         baseline, full = World(other), World(client)
