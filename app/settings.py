@@ -56,6 +56,14 @@ class Settings(BaseSettings):
             gt=0, description="Largest size a gzip-compressed message may expand to (413 beyond)."
         ),
     ] = 2 * 1024 * 1024 * 1024
+    max_response_observations: Annotated[
+        int,
+        Field(
+            gt=0,
+            description="Most observations one data query answers (413 beyond, before anything "
+            "is sent: narrow the query, or page with v2 `limit` and `offset`).",
+        ),
+    ] = 20_000_000
     max_url_length: Annotated[
         int, Field(gt=0, description="Longest request target accepted, in characters (414 beyond).")
     ] = 8192

@@ -155,7 +155,16 @@ def _answer(  # type: ignore[no-untyped-def]
     lang = pick_language(request.headers.get("accept-language"))
     conn = structures.engine.connect()
     try:
-        prepared = prepare(structures, conn, query, access, clock.now(), lang, csv_options)
+        prepared = prepare(
+            structures,
+            conn,
+            query,
+            access,
+            clock.now(),
+            lang,
+            csv_options,
+            request.app.state.settings.max_response_observations,
+        )
     except BaseException:
         release(conn)
         raise

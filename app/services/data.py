@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection
 
 from app.auth.access import Access
-from app.errors import BadRequest, NotFound, NotImplementedResource
+from app.errors import BadRequest, NotFound, NotImplementedResource, TooLarge
 from app.model.data_query import DataQuery
 from app.model.dsd import CompiledFlow, Level
 from app.model.query import StructureQuery
@@ -205,9 +205,10 @@ def prepare(
     now: datetime,
     lang: str = "en",
     csv_options: dict[str, str] | None = None,
+    max_observations: int | None = None,
 ) -> Prepared:
     """Resolve the query and build the streamed response on `conn` (kept open while streaming),
-    as `access` may see it at `now`."""
+    as `access` may see it at `now`; TooLarge when it would hold more than `max_observations`."""
     flow, dsd = resolve_flow(structures, query, access)
     view = policy.view(conn, access, flow.ref, now)
     tables = store.tables_for(flow)
@@ -233,6 +234,14 @@ def prepare(
     order = tuple(_sort(query, order_columns, flow))
     selection = selection_for(flow, query, view, columns, order)
     exists = store.exists(conn, tables)
+    if exists and max_observations and (selection.limit or max_observations + 1) > max_observations:
+        query_ = sql.history_query if query.include_history else sql.current_query
+        if sql.more_than(conn, query_(tables, selection), max_observations):
+            raise TooLarge(
+                f"The answer would hold more than {max_observations:,} observations, the most "
+                "DSM sends in one response: narrow the key or the period, or page through it "
+                "with limit and offset (v2)"
+            )
     stamp = sql.stamp(conn, tables, flow.ref, view) if exists else (None, None)
     _, revision, structure_stamp = structures.current()
     moments = [_aware(t) for t in (*stamp, structure_stamp) if t is not None]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, union_all
-from sqlalchemy.sql import FromClause
+from sqlalchemy.sql import FromClause, Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.model.data import PERIOD_END, PERIOD_START
@@ -260,11 +260,22 @@ def _stream(conn: Connection, query) -> Iterator[tuple]:
 
 def current(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
     """Rows visible now (or as of `selection.as_of`); with `updated_after`, only those changed since."""
+    return _stream(conn, current_query(tables, selection))
+
+
+def current_query(tables: FlowTables, selection: Selection) -> Select:
     obs = tables.obs
     extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
     needed = [*selection.columns, *(c for c, _ in selection.order), *selection.series, PERIOD_START]
     source, where = _source(tables, selection, needed, extra)
-    return _stream(conn, _limited(source, selection, where))
+    return _limited(source, selection, where)
+
+
+def more_than(conn: Connection, query: Select, cap: int) -> bool:
+    """Whether `query` (current_query, history_query) gives more than `cap` rows: counted up to
+    cap + 1, without the ordering."""
+    capped = query.order_by(None).limit(cap + 1)
+    return conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one() > cap
 
 
 def _closed_visibly(obs, view: View) -> list[ColumnElement]:
@@ -304,6 +315,10 @@ def deletions(conn: Connection, tables: FlowTables, selection: Selection) -> Ite
 def history(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
     """Every visible version, ordered by (valid_from, valid_to) first; rows end with those two
     columns."""
+    return _stream(conn, history_query(tables, selection))
+
+
+def history_query(tables: FlowTables, selection: Selection) -> Select:
     obs = tables.obs
     view = selection.view
     where = _where(tables, selection)
@@ -329,7 +344,7 @@ def history(conn: Connection, tables: FlowTables, selection: Selection) -> Itera
             "order": (("valid_from", False), ("valid_to", False), *selection.order),
         }
     )
-    return _stream(conn, _limited(source, ordered, where, extra=("valid_from", "valid_to")))
+    return _limited(source, ordered, where, extra=("valid_from", "valid_to"))
 
 
 def stamp(

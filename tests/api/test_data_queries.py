@@ -251,3 +251,20 @@ def test_v2_attributes_and_measures_parameters(loaded):
     assert "UNIT_MEASURE" in series_only and "OBS_STATUS" not in series_only
     none = get(loaded, f"{base}?attributes=none").text
     assert "UNIT_MEASURE" not in none and "OBS_VALUE" in none
+
+
+def test_answers_over_the_published_limit_are_refused_before_anything_is_sent(loaded):
+    """DSM_MAX_RESPONSE_OBSERVATIONS: 413 with an SDMX error naming the limit; within it, or
+    paged below it with `limit`, the answer comes."""
+    loaded.app.state.settings.max_response_observations = 20
+    too_big = get(loaded, "/rest/data/DF_FOREIGN_POP", accept="application/json")
+    assert too_big.status_code == 413
+    assert too_big.json()["errors"][0]["code"] == 130
+    assert "20 observations" in too_big.json()["errors"][0]["title"] + too_big.text
+    assert get(loaded, "/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?limit=20").status_code == 200
+    assert get(loaded, "/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F..").status_code == 200
+    history = get(loaded, "/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?includeHistory=true")
+    assert history.status_code == 413
+    assert get(loaded, "/rest/data/DF_FOREIGN_POP/.....?lastNObservations=1").status_code == 200
+    loaded.app.state.settings.max_response_observations = 54
+    assert get(loaded, "/rest/data/DF_FOREIGN_POP").status_code == 200
