@@ -62,6 +62,18 @@ class _Labels:
         return self._codes.get(component_id, {}).get(code)
 
 
+def _labels(
+    structures: Structures, revision: int, flow_ref: str, dsd: object, lang: str
+) -> _Labels:
+    """A DSD's labels in one language, built once per structure revision (building them walks
+    every code of every codelist: most of a small query's time)."""
+    key = ("labels", revision, flow_ref, lang)
+    labels = structures.cache.get(key)
+    if labels is None:
+        labels = structures.cache[key] = _Labels(dsd, lang)
+    return labels
+
+
 def _localised(text: object, lang: str) -> str | None:
     localizations = getattr(text, "localizations", None) or {}
     return (
@@ -273,7 +285,7 @@ def prepare(
         datasets=datasets,
         detail=query.detail,
         lang=lang,
-        labels=_Labels(dsd, lang),
+        labels=_labels(structures, revision, flow.ref, dsd, lang),
         csv_labels=options.get("labels", "id"),
         csv_time_format=options.get("timeFormat", "original"),
         csv_keys=options.get("keys", "none"),

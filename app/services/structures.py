@@ -270,7 +270,7 @@ class Structures:
         self._registry: Registry | None = None
         self._revision = -1
         self._stamp = datetime.min
-        self.cache: dict[tuple, Rendered] = {}
+        self.cache: dict[tuple, object] = {}  # rendered answers, labels; keyed by revision
         self._flows: tuple[int, dict[tuple[str, str, str], CompiledFlow]] | None = None
 
     def current(self) -> tuple[Registry, int, datetime]:
