@@ -9,8 +9,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from app import __doc__ as description
-from app.api import availability, data, errors, health, schema, structure, submissions
+from app.api import (
+    availability,
+    data,
+    errors,
+    health,
+    login,
+    schema,
+    structure,
+    submissions,
+    users,
+)
 from app.api.middleware import Metrics, RequestContext
+from app.auth.oidc import Claims, OidcVerifier
 from app.auth.tokens import resolve_secret
 from app.clock import Clock
 from app.services.audit import AuditSink
@@ -28,6 +39,22 @@ def setup_database(settings: Settings, structures: Structures) -> None:
     if structures.is_empty():
         structures.load_files(settings.structure_paths)
     upgrade_observation_tables(structures)
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    """The OpenID Connect verifier when an issuer is configured (no network until first use)."""
+    if not settings.oidc_issuer or not settings.oidc_audience:
+        return None
+    claims = Claims(
+        role=settings.oidc_role_claim,
+        role_prefix=settings.oidc_role_prefix,
+        provider=settings.oidc_provider_claim,
+        groups=settings.oidc_groups_claim,
+        name=settings.oidc_name_claim,
+    )
+    return OidcVerifier(
+        settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url, claims
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,10 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.structures = structures
     app.state.metrics = metrics
     app.state.clock = Clock()
+    app.state.oidc = oidc_verifier(settings)
     errors.install(app)
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type
     app.include_router(submissions.router)
+    app.include_router(users.router)
+    app.include_router(login.router)
     app.include_router(data.router)
     app.include_router(availability.router)
     app.include_router(schema.router)
