@@ -117,7 +117,7 @@ def add_user(user: User, request: Request, engine: EngineDep, principal: AdminDe
         known=auth.known_providers(registry),
         actor=actor(request, principal),
     )
-    return user
+    return user.model_copy(update={"groups": list(dict.fromkeys(user.groups))})
 
 
 @router.get(

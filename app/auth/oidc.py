@@ -20,13 +20,16 @@ Decisions (docs/identity.md explains them to operators):
   people who are not DSM partners, so being known to it grants nothing. A provider needs the
   provider claim (403 otherwise).
 - The issuer cannot be reached (or publishes no usable keys): Unavailable (503), never a 500 and
-  never a 401 that would send a client to sign in again for nothing.
+  never a 401 that would send a client to sign in again for nothing. For `RETRY_SECONDS` after
+  such a failure DSM answers 503 at once instead of trying again, so an outage of the issuer
+  does not queue every request behind a network timeout.
 """
 
 import http.client
 import json
 import logging
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +43,8 @@ ALGORITHMS = ("RS256", "ES256")
 LEEWAY_SECONDS = 30
 JWKS_LIFESPAN = 300
 TIMEOUT_SECONDS = 5
+RETRY_SECONDS = 10  # after a failure to get the keys, answer 503 at once for this long
+UNREACHABLE = "The identity provider's signing keys cannot be read"
 
 log = logging.getLogger("dsm.auth")
 
@@ -95,6 +100,7 @@ class OidcVerifier:
         self.timeout = timeout
         self._client: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
+        self._down_until = 0.0  # time.monotonic() before which the issuer is taken to be away
 
     def principal(self, token: str) -> Principal:
         """The principal of a valid token. Unauthorized: not a valid token of this issuer;
@@ -152,16 +158,19 @@ class OidcVerifier:
         return Principal(name, role, provider, groups)
 
     def _key(self, kid: object) -> jwt.PyJWK:
-        client = self._jwks()
+        if time.monotonic() < self._down_until:
+            raise Unavailable(f"{UNREACHABLE}; retrying in a few seconds")
         try:
+            client = self._jwks()
             client.get_signing_keys()  # the issuer's side: reachable, with usable keys
-        except (jwt.PyJWKClientError, jwt.PyJWKSetError) as exc:
-            log.warning("OIDC keys from %s: %s", client.uri, exc)
-            raise Unavailable("The identity provider's signing keys cannot be read") from exc
+        except (Unavailable, jwt.PyJWKClientError, jwt.PyJWKSetError) as exc:
+            log.warning("OIDC signing keys of %s: %s", self.issuer, exc)
+            self._down_until = time.monotonic() + RETRY_SECONDS
+            raise Unavailable(UNREACHABLE) from exc
         try:
             return client.get_signing_key(kid if isinstance(kid, str) else "")
         except jwt.PyJWKClientConnectionError as exc:
-            raise Unavailable("The identity provider's signing keys cannot be read") from exc
+            raise Unavailable(UNREACHABLE) from exc
         except (jwt.PyJWKClientError, jwt.PyJWKSetError) as exc:
             raise Unauthorized(
                 "The JWT is signed with a key the identity provider does not publish"
@@ -179,12 +188,11 @@ class OidcVerifier:
     def _discover(self) -> str:
         url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
                 document = json.load(response)
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            log.warning("OIDC discovery at %s: %s", url, exc)
-            raise Unavailable("The identity provider's discovery document cannot be read") from exc
+            raise Unavailable(f"discovery document {url}: {exc}") from exc
         jwks = document.get("jwks_uri") if isinstance(document, dict) else None
         if not isinstance(jwks, str) or not jwks.startswith(("https://", "http://")):
-            raise Unavailable(f"The identity provider's discovery document ({url}) has no jwks_uri")
+            raise Unavailable(f"discovery document {url}: no jwks_uri")
         return jwks

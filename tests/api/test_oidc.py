@@ -271,8 +271,12 @@ def test_an_unreachable_issuer_is_503_not_500(settings, issuer, rsa_key, broken)
         oidc["oidc_issuer"] = f"{dead}/realms/dsm"
     else:
         oidc["oidc_jwks_url"] = f"{issuer.base}/realms/dsm/.well-known/openid-configuration"
+    token = sign(claims(issuer, iss=oidc["oidc_issuer"]), rsa_key)
     with oidc_client(settings, **oidc) as test_client:
-        answer = me(test_client, sign(claims(issuer, iss=oidc["oidc_issuer"]), rsa_key))
+        answer = me(test_client, token)
+        again = me(test_client, token)  # at once, without asking the issuer again
     assert answer.status_code == 503, answer.text
     error = answer.json()["errors"][0]
     assert error["code"] == 503 and "identity provider" in error["detail"]
+    assert again.status_code == 503 and "retrying" in again.text
+    assert sum(issuer.hits.values()) == (broken == "jwks content")
