@@ -3,13 +3,16 @@
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 
 from app.errors import DsmError
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.services.audit import Actor
 
 app = typer.Typer(
     help="DSM, the Data Sharing Mechanism: an SDMX server for migration statistics.",
@@ -51,15 +54,6 @@ def _structures(config: Settings):  # type: ignore[no-untyped-def]
     from app.storage.engine import make_engine
 
     return Structures(make_engine(config.database_url))
-
-
-def _operator():  # type: ignore[no-untyped-def]
-    """The person at the command line: an admin, audited as `cli:<os user>`."""
-    import getpass
-
-    from app.auth.tokens import Principal
-
-    return Principal(f"cli:{getpass.getuser()}", "admin")
 
 
 def _now():  # type: ignore[no-untyped-def]
@@ -200,7 +194,7 @@ def import_(
 
     config = settings()
     structures = _structures(config)
-    principal = _operator()
+    principal = _operator().principal
     try:
         release = parse_release(release_at)
     except DsmError as exc:
@@ -250,50 +244,164 @@ def demo_() -> None:
     _load_demo(settings())
 
 
+def _operator() -> "Actor":
+    """Who acts from the command line: the operating-system user, with admin rights."""
+    import getpass
+
+    from app.auth.tokens import Principal
+    from app.services.audit import Actor
+
+    return Actor(Principal(f"cli:{getpass.getuser()}", "admin"))
+
+
+def _table(rows: list[dict], columns: list[str], as_json: bool) -> None:
+    """Rows as JSON lines, or as a table with aligned columns (datetimes to the second)."""
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        return
+
+    def cell(value: object) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, list):
+            return ",".join(value) or "-"
+        if hasattr(value, "isoformat"):
+            return value.isoformat(sep=" ", timespec="seconds")  # type: ignore[attr-defined]
+        return str(value)
+
+    table = [columns] + [[cell(row[c]) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
 @users_app.command("add")
 def users_add(
     name: str,
     role: Annotated[str, typer.Option(help="admin, provider or partner.")],
     provider: Annotated[str | None, typer.Option(help="Data provider id (providers).")] = None,
+    group: Annotated[
+        list[str] | None, typer.Option(help="A group the user belongs to (repeatable).")
+    ] = None,
 ) -> None:
     """Add a user."""
-    from app.services.auth import add_user
+    from app.services.auth import add_user, known_providers
 
     config = settings()
     structures = _structures(config)
     try:
-        if provider is not None:
-            registry, _, _ = structures.current()
-            known = {
-                p.id
-                for a in registry
-                if type(a).__name__ == "DataProviderScheme"
-                for p in a.items.values()
-            }
-            if provider not in known:
-                raise DsmError(
-                    f"Unknown data provider {provider!r}; known: {', '.join(sorted(known))}"
-                )
-        add_user(structures.engine, name, role, provider)
+        known = known_providers(structures.current()[0]) if provider is not None else None
+        add_user(
+            structures.engine, name, role, provider, group or (), known=known, actor=_operator()
+        )
     except DsmError as exc:
         _fail(exc)
     typer.echo(f"added {role} {name}")
 
 
-@tokens_app.command("create")
-def tokens_create(name: Annotated[str, typer.Argument(help="The user the token is for.")]) -> None:
-    """Issue a bearer token for a user and print it (alone, once) on stdout."""
-    from app.auth.tokens import resolve_secret
-    from app.services.auth import create_token
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """List the users: name, role, provider, groups, created, whether a password is set."""
+    from app.services.auth import list_users
+    from app.storage.engine import make_engine
+
+    rows = list_users(make_engine(settings().database_url))
+    _table(rows, ["name", "role", "provider", "groups", "created_at", "password"], as_json)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: str,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+) -> None:
+    """Set a user's password (for the portal's sign-in; stored as an argon2 hash)."""
+    from app.services.auth import set_password
     from app.storage.engine import make_engine
 
     config = settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(make_engine(config.database_url), name, password, actor=_operator())
+    except DsmError as exc:
+        _fail(exc)
+    typer.echo(f"password set for {name}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="The user the token is for.")],
+    expires_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Days until it stops working (default: never)."),
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
+) -> None:
+    """Issue a bearer token for a user and print it (alone, once) on stdout; its id and expiry go
+    to stderr."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.auth.tokens import resolve_secret
+    from app.services.auth import issue_token
+    from app.storage.engine import make_engine
+
+    config = settings()
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     try:
         secret = resolve_secret(config.secret_key, config.database_url)
-        token = create_token(make_engine(config.database_url), secret, name)
+        issued = issue_token(
+            make_engine(config.database_url),
+            secret,
+            name,
+            expires,
+            label=label,
+            actor=_operator(),
+        )
     except (DsmError, ValueError) as exc:
         _fail(exc)
-    typer.echo(token)
+    until = issued.expires_at.isoformat(timespec="seconds") if issued.expires_at else "never"
+    typer.echo(f"token {issued.id} for {name}, expires {until}", err=True)
+    typer.echo(issued.token)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    name: Annotated[str | None, typer.Argument(help="Only this user's tokens.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """List bearer tokens, newest first (never the token itself)."""
+    from app.services.auth import list_tokens
+    from app.storage.engine import make_engine
+
+    try:
+        rows = list_tokens(make_engine(settings().database_url), name)
+    except DsmError as exc:
+        _fail(exc)
+    columns = ["id", "user", "label", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    _table(rows, columns, as_json)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token: Annotated[int, typer.Argument(help="The token's id (`dsm tokens list`).")],
+) -> None:
+    """Revoke a bearer token: it is refused from now on."""
+    from app.services.auth import revoke_token
+    from app.storage.engine import make_engine
+
+    try:
+        changed = revoke_token(make_engine(settings().database_url), token, actor=_operator())
+    except DsmError as exc:
+        _fail(exc)
+    typer.echo(f"revoked token {token}" if changed else f"token {token} was revoked already")
 
 
 @grants_app.command("list")
@@ -316,11 +424,10 @@ def grants_add(
 ) -> None:
     """Grant an action on dataflows."""
     from app.services import access
-    from app.services.audit import Actor
 
     engine = _structures(settings()).engine
     try:
-        pk = access.grant(engine, Actor(_operator()), grantee, dataflow, action, _now())
+        pk = access.grant(engine, _operator(), grantee, dataflow, action, _now())
     except DsmError as exc:
         _fail(exc)
     typer.echo(f"grant {pk}: {grantee} {action} {dataflow}")
@@ -332,10 +439,9 @@ def grants_remove(
 ) -> None:
     """Remove a grant."""
     from app.services import access
-    from app.services.audit import Actor
 
     try:
-        removed = access.revoke_grant(_structures(settings()).engine, Actor(_operator()), grant)
+        removed = access.revoke_grant(_structures(settings()).engine, _operator(), grant)
     except DsmError as exc:
         _fail(exc)
     typer.echo(
@@ -357,9 +463,8 @@ def restrictions_add(
 ) -> None:
     """Restrict dataflows: invisible (data and structures) without read_confidential."""
     from app.services import access
-    from app.services.audit import Actor
 
-    added = access.restrict(_structures(settings()).engine, Actor(_operator()), dataflow, _now())
+    added = access.restrict(_structures(settings()).engine, _operator(), dataflow, _now())
     typer.echo(f"restricted {dataflow}" if added else f"{dataflow} was already restricted")
 
 
@@ -367,10 +472,9 @@ def restrictions_add(
 def restrictions_remove(dataflow: str) -> None:
     """Lift a restriction."""
     from app.services import access
-    from app.services.audit import Actor
 
     try:
-        access.unrestrict(_structures(settings()).engine, Actor(_operator()), dataflow)
+        access.unrestrict(_structures(settings()).engine, _operator(), dataflow)
     except DsmError as exc:
         _fail(exc)
     typer.echo(f"{dataflow} is no longer restricted")
@@ -381,7 +485,7 @@ def releases_list() -> None:
     """List the scheduled (embargoed) releases (JSON)."""
     from app.services import releases
 
-    _print(releases.scheduled(_structures(settings()).engine, _operator(), _now()))
+    _print(releases.scheduled(_structures(settings()).engine, _operator().principal, _now()))
 
 
 @releases_app.command("move")
@@ -392,7 +496,6 @@ def releases_move(
     """Move a release time (before the release happens)."""
     from app.api.submissions import parse_release
     from app.services import releases
-    from app.services.audit import Actor
 
     structures = _structures(settings())
     try:
@@ -402,8 +505,8 @@ def releases_move(
         moved = releases.move(
             structures.engine,
             structures.flows(),
-            Actor(_operator()),
             _operator(),
+            _operator().principal,
             submission,
             moment,
             _now(),
@@ -417,15 +520,14 @@ def releases_move(
 def releases_cancel(submission: Annotated[int, typer.Argument(help="The submission id.")]) -> None:
     """Cancel a release (before it happens): its data are dropped unseen."""
     from app.services import releases
-    from app.services.audit import Actor
 
     structures = _structures(settings())
     try:
         releases.cancel(
             structures.engine,
             structures.flows(),
-            Actor(_operator()),
             _operator(),
+            _operator().principal,
             submission,
             _now(),
         )

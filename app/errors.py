@@ -13,7 +13,7 @@ exception handler in `app.api.errors` turns any of them into an SDMX error messa
     ├── Invalid                   422  code 422  a well-formed message whose content is wrong
     ├── TooManyRequests           429  code 429  over a rate limit or the upload cap (Retry-After)
     ├── NotImplementedResource          501  code 501  a standard resource DSM does not implement
-    └── Unavailable               503  code 503  database not reachable
+    └── Unavailable               503  code 503  database or identity provider not reachable
 
 SDMX REST defines codes 100-510; 406, 409, 422 and 429 have no SDMX code, so they carry their HTTP status
 as code (the spec reserves 1000+ for custom codes, but clients read the HTTP status anyway).

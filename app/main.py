@@ -14,13 +14,16 @@ from app.api import (
     data,
     errors,
     health,
+    login,
     protection,
     schema,
     structure,
     submissions,
+    users,
 )
 from app.api.middleware import Metrics, RequestContext
 from app.api.ratelimit import RateLimit, UploadSlots
+from app.auth.oidc import Claims, OidcVerifier
 from app.auth.tokens import resolve_secret
 from app.clock import Clock
 from app.services.audit import AuditSink
@@ -39,6 +42,40 @@ def setup_database(settings: Settings, structures: Structures) -> None:
     if structures.is_empty():
         structures.load_files(settings.structure_paths)
     upgrade_observation_tables(structures)
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    """The OpenID Connect verifier when an issuer is configured (no network until first use)."""
+    if not settings.oidc_issuer or not settings.oidc_audience:
+        return None
+    claims = Claims(
+        role=settings.oidc_role_claim,
+        role_prefix=settings.oidc_role_prefix,
+        provider=settings.oidc_provider_claim,
+        groups=settings.oidc_groups_claim,
+        name=settings.oidc_name_claim,
+    )
+    return OidcVerifier(
+        settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url, claims
+    )
+
+
+def _document_optional_auth(app: FastAPI) -> None:
+    """The SDMX REST reads (GET under /rest/) take a bearer token when there is one and answer
+    anonymous requests too (grants decide what each sees): say so in the OpenAPI document,
+    where FastAPI would mark the token as required."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = build()
+            for path, operations in document["paths"].items():
+                get = operations.get("get")
+                if path.startswith("/rest/") and get and get.get("security"):
+                    get["security"] = [{}, *get["security"]]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,11 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.clock = Clock()
     app.state.counters = counters
     app.state.uploads = UploadSlots(counters, settings.max_concurrent_uploads)
+    app.state.oidc = oidc_verifier(settings)
     errors.install(app)
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type
     app.include_router(submissions.router)
     app.include_router(protection.router)
+    app.include_router(users.router)
+    app.include_router(login.router)
     app.include_router(data.router)
     app.include_router(availability.router)
     app.include_router(schema.router)
@@ -111,4 +151,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.add_middleware(RequestContext, metrics=metrics, max_url_length=settings.max_url_length)
+    _document_optional_auth(app)
     return app

@@ -6,7 +6,7 @@ start with a message naming the variable. Lower layers get values as arguments, 
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED = Path(__file__).resolve().parent.parent
@@ -122,6 +122,79 @@ class Settings(BaseSettings):
             "progress at once; one more is refused with 429 and recorded as rejected. 0: no cap.",
         ),
     ] = 2
+    session_hours: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=24 * 30,
+            description="Lifetime of the token that `POST /api/login` issues (a portal session), "
+            "in hours.",
+        ),
+    ] = 8
+    oidc_issuer: Annotated[
+        str | None,
+        Field(
+            description="OpenID Connect issuer whose bearer JWTs DSM accepts, exactly as in their "
+            "`iss` claim (e.g. `https://sso.example.org/realms/dsm` for Keycloak). Unset: OpenID "
+            "Connect is off. See docs/identity.md."
+        ),
+    ] = None
+    oidc_audience: Annotated[
+        str | None,
+        Field(
+            validate_default=True,
+            description="The `aud` a JWT must carry to be accepted (e.g. `dsm`); required when "
+            "`DSM_OIDC_ISSUER` is set.",
+        ),
+    ] = None
+    oidc_jwks_url: Annotated[
+        str | None,
+        Field(
+            description="URL of the issuer's signing keys (JWKS). Unset: the `jwks_uri` of "
+            "`{issuer}/.well-known/openid-configuration`, read once on first use."
+        ),
+    ] = None
+    oidc_role_claim: Annotated[
+        str,
+        Field(
+            description="Dotted path of the JWT claim that lists a user's roles "
+            "(Keycloak realm roles: `realm_access.roles`; client roles: "
+            "`resource_access.CLIENT.roles`)."
+        ),
+    ] = "realm_access.roles"
+    oidc_role_prefix: Annotated[
+        str,
+        Field(
+            description="Prefix of the role names that mean DSM roles: with `dsm-`, the values "
+            "`dsm-admin`, `dsm-provider` and `dsm-partner` count (the strongest wins) and others "
+            "are ignored. Empty: the bare names `admin`, `provider`, `partner` (for client roles)."
+        ),
+    ] = "dsm-"
+    oidc_provider_claim: Annotated[
+        str,
+        Field(description="Dotted path of the claim holding a provider's data provider id."),
+    ] = "dsm_provider"
+    oidc_groups_claim: Annotated[
+        str, Field(description="Dotted path of the claim listing a user's groups (for grants).")
+    ] = "groups"
+    oidc_name_claim: Annotated[
+        str,
+        Field(description="Dotted path of the claim naming the user (`sub` when it is missing)."),
+    ] = "preferred_username"
+
+    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// (or http://) URL")
+        return value or None
+
+    @field_validator("oidc_audience")
+    @classmethod
+    def _audience_with_issuer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("oidc_issuer") and not value:
+            raise ValueError("must be set when DSM_OIDC_ISSUER is (the `aud` DSM's tokens carry)")
+        return value or None
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from app.api.ratelimit import UploadSlots
 from app.auth.access import Access
-from app.auth.tokens import Principal
+from app.auth.oidc import looks_like_jwt
+from app.auth.tokens import PREFIX, Principal
 from app.clock import Clock
 from app.errors import Forbidden, Unauthorized
 from app.services import access as policy
@@ -37,7 +38,9 @@ def _uploads(request: Request) -> UploadSlots:
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="A DSM bearer token (`dsm tokens create NAME`), sent as `Authorization: Bearer dsm_...`.",
+    description="A DSM bearer token (`dsm tokens create NAME`, or `POST /api/login`), sent as "
+    "`Authorization: Bearer dsm_...`; or, when the server is configured for OpenID Connect, a JWT "
+    "of its issuer.",
 )
 
 
@@ -45,24 +48,34 @@ def _principal(
     request: Request,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
-    """The principal of a bearer token; None for an anonymous request (no Authorization header)."""
+    """The principal of a bearer token; None for an anonymous request (no Authorization header).
+    DSM tokens start with `dsm_`; a JWT (three dotted parts) goes to the OpenID Connect issuer
+    when one is configured."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    token = token.strip()
     if not header:
         return None
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Use an Authorization: Bearer <token> header")
-    principal = authenticate(request.app.state.engine, request.app.state.secret, token.strip())
-    if principal is None:
-        raise Unauthorized("The bearer token is unknown, expired or revoked")
-    return principal
+    state = request.app.state
+    if token.startswith(PREFIX):
+        principal = authenticate(state.engine, state.secret, token, state.clock.now())
+        if principal is None:
+            raise Unauthorized("The bearer token is unknown, expired or revoked")
+        return principal
+    if state.oidc is not None and looks_like_jwt(token):
+        return state.oidc.principal(token)
+    raise Unauthorized("The bearer token is unknown, expired or revoked")
 
 
 def _admin(principal: Annotated[Principal | None, Depends(_principal)]) -> Principal:
     if principal is None:
         raise Unauthorized("This operation needs an admin bearer token")
     if not principal.is_admin:
-        raise Forbidden(f"User {principal.name!r} ({principal.role}) may not change structures")
+        raise Forbidden(
+            f"User {principal.name!r} ({principal.role}) may not do this; it needs an admin"
+        )
     return principal
 
 
@@ -80,7 +93,7 @@ def _access(
 
 def actor(request: Request, principal: Principal | None) -> Actor:
     """Who acts, for the audit log: the principal and the client's address."""
-    return Actor(principal, request.client.host if request.client else None)
+    return Actor(principal, client_address(request))
 
 
 def audit_reads(request: Request, access: Access, kinds: list[str], target: str) -> None:
@@ -88,6 +101,11 @@ def audit_reads(request: Request, access: Access, kinds: list[str], target: str)
     for kind in kinds:
         detail = {"path": request.url.path, "query": request.url.query or None}
         request.app.state.audit.read(actor(request, access.principal), kind, target, detail)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as the server sees it (audit records)."""
+    return request.client.host if request.client else None
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
