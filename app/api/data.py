@@ -16,7 +16,7 @@ from app.formats.media import MediaType
 from app.model.data_query import DataQuery, parse_v1, parse_v2
 from app.model.query import Api, QuerySyntaxError
 from app.services.data import prepare, release
-from app.writers.data import WRITERS, write
+from app.writers.data import WRITERS, write_many
 from app.writers.negotiate import Offer, content_type, negotiate, pick_language
 
 router = APIRouter(tags=["data"])
@@ -168,7 +168,8 @@ def _answer(  # type: ignore[no-untyped-def]
     except BaseException:
         release(conn)
         raise
-    audit_reads(request, access, prepared.audit, prepared.response.flow.ref)
+    flows = ",".join(r.flow.ref for r in prepared.responses)
+    audit_reads(request, access, prepared.audit, flows)
     fingerprint = f"{request.url.path}?{request.url.query}|{media_type}|{lang}|{prepared.version}"
     tag = f'W/"{sha1(fingerprint.encode()).hexdigest()[:24]}"'
     headers = {
@@ -185,7 +186,11 @@ def _answer(  # type: ignore[no-untyped-def]
     if not_modified(request, tag, prepared.modified):
         release(conn)
         return Response(status_code=304, headers=headers)
-    chunks = write(media_type, prepared.response)
+    try:
+        chunks = write_many(media_type, prepared.responses)
+    except BaseException:
+        release(conn)
+        raise
     return _ClosingResponse(
         _Stream(conn, chunks), media_type=content_type(media_type), headers=headers
     )

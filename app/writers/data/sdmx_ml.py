@@ -9,12 +9,12 @@ Order of this file: the element pieces shared by both versions, the dataset body
 header and root of each version and the registered writers.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from app.errors import NotAcceptable
 from app.formats.media import MediaType
 from app.model.response import DataResponse, DatasetBlock
-from app.writers.data import register
+from app.writers.data import register, register_many
 from app.writers.data._ml import (
     NS21,
     NS30,
@@ -166,19 +166,48 @@ def require_time_series(response: DataResponse, media_type: MediaType) -> None:
 @register(MediaType.DATA_ML_30)
 def write_30(response: DataResponse) -> Iterator[bytes]:
     """SDMX-ML 3.0 StructureSpecificData; the dataflow is referenced by URN."""
-    ns = dsd_namespace(response)
-    sid = response.flow.id
-    namespaces = xml_namespaces(NS30, "mes", "com", "ss", "xsi") + f" xmlns:ns1={quote(ns)}"
-    structure = (
-        f"<mes:Structure structureID={quote(sid)} namespace={quote(ns)}"
-        f" dimensionAtObservation={quote(response.dimension_at_observation)}>"
-        f"<com:StructureUsage>{text(flow_urn(response))}</com:StructureUsage></mes:Structure>"
+    return write_30_many([response])
+
+
+@register_many(MediaType.DATA_ML_30)
+def write_30_many(responses: Sequence[DataResponse]) -> Iterator[bytes]:
+    """SDMX-ML 3.0 StructureSpecificData for one or several dataflows: one `Structure` in the
+    header per dataflow (namespace prefixes ns1, ns2...), then each dataflow's datasets."""
+    sids = _structure_ids(responses)
+    namespaces = xml_namespaces(NS30, "mes", "com", "ss", "xsi") + "".join(
+        f" xmlns:ns{n}={quote(dsd_namespace(r))}" for n, r in enumerate(responses, 1)
+    )
+    structures = "".join(
+        f"<mes:Structure structureID={quote(sid)} namespace={quote(dsd_namespace(r))}"
+        f" dimensionAtObservation={quote(r.dimension_at_observation)}>"
+        f"<com:StructureUsage>{text(flow_urn(r))}</com:StructureUsage></mes:Structure>"
+        for r, sid in zip(responses, sids, strict=True)
     )
 
-    def dataset_open(block: DatasetBlock, lay: Layout) -> str:
-        return (
-            f'<mes:DataSet ss:structureRef={quote(sid)} xsi:type="ns1:DataSetType"'
-            f"{_set_attributes(block, 'ss')}{_dataset_attributes(block, lay)}>"
-        )
+    def parts() -> Iterator[str]:
+        yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+        yield f"<mes:StructureSpecificData{namespaces}>"
+        yield _header(responses[0], structures)
+        for n, (response, sid) in enumerate(zip(responses, sids, strict=True), 1):
+            lay = layout(response)
+            for block in response.datasets:
+                yield (
+                    f'<mes:DataSet ss:structureRef={quote(sid)} xsi:type="ns{n}:DataSetType"'
+                    f"{_set_attributes(block, 'ss')}{_dataset_attributes(block, lay)}>"
+                )
+                yield from _dataset_body(block.rows, lay)
+                yield "</mes:DataSet>"
+        yield "</mes:StructureSpecificData>"
 
-    return chunked(_message(response, "StructureSpecificData", namespaces, structure, dataset_open))
+    return chunked(parts())
+
+
+def _structure_ids(responses: Sequence[DataResponse]) -> list[str]:
+    """Each dataflow's id, made unique within the message (an XML ID) when two share one."""
+    seen: dict[str, int] = {}
+    result = []
+    for response in responses:
+        sid = response.flow.id
+        seen[sid] = seen.get(sid, 0) + 1
+        result.append(sid if seen[sid] == 1 else f"{sid}_{seen[sid]}")
+    return result
