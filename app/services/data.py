@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection
 
 from app.auth.access import Access
-from app.errors import BadRequest, NotFound, NotImplementedResource, TooLarge
+from app.errors import (
+    BadRequest,
+    DsmError,
+    Forbidden,
+    NotFound,
+    NotImplementedResource,
+    TooLarge,
+    Unauthorized,
+)
 from app.model.data_query import DataQuery
 from app.model.dsd import CompiledFlow, Level
 from app.model.query import StructureQuery
@@ -52,10 +60,11 @@ def prepare(
     they would hold more than `max_observations` together.
 
     With several dataflows (v2 wildcards, a context of `*`), a dataflow the key or a filter does
-    not fit is left out (a BadRequest only when none fits), and so is one without matching data."""
+    not fit, or that the principal may not read, is left out (the error only when that is true
+    of all), and so is one without matching data."""
     candidates = resolve_flows(structures, query, access)
     parts: list[Prepared] = []
-    refused: list[BadRequest] = []
+    refused: list[DsmError] = []
     budget = max_observations
     for flow, dsd in candidates:
         try:
@@ -72,7 +81,7 @@ def prepare(
                 budget,
                 max_observations,
             )
-        except BadRequest as exc:
+        except (BadRequest, Unauthorized, Forbidden) as exc:  # not for this dataflow
             if len(candidates) == 1:
                 raise
             refused.append(exc)

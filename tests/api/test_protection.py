@@ -487,3 +487,43 @@ def test_the_audit_log_records_changes_and_privileged_reads(client):
         assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == len(
             world.get("admin", "/api/audit", limit="1000").json()
         )
+
+
+def test_wildcard_queries_leave_out_what_a_principal_may_not_see(client):
+    world = World(client)
+    assert post(client, world.tokens["kaz"], PUBLIC, T0).status_code == 201
+    client.app.state.clock.fixed = T0 + timedelta(minutes=1)
+    abroad = (
+        "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,COUNTERPART_AREA,SEX,DATA_SOURCE,"
+        "TIME_PERIOD,OBS_VALUE\ndataflow,DSM:DF_CITIZENS_ABROAD(1.0),I,A,KAZ,RUS,F,NSO,2022,5\n"
+    )
+    headers = {**world.auth("admin"), "content-type": CSV20}
+    assert client.post("/rest/v2/data/", content=abroad, headers=headers).status_code == 201
+    client.app.state.clock.fixed = NOW
+    assert (
+        client.put(
+            "/api/restrictions/DSM:DF_CITIZENS_ABROAD*", headers=world.auth("admin")
+        ).status_code
+        == 201
+    )
+    ml30 = "application/vnd.sdmx.data+xml;version=3.0.0"
+
+    def structures(role: str) -> list[str]:
+        response = world.get(role, "/rest/v2/data/dataflow/DSM/*/~", ml30)
+        assert response.status_code == 200, response.text
+        return re.findall(r'structureID="([A-Z_]+)"', response.text)
+
+    assert structures("anonymous") == ["DF_FOREIGN_POP"]
+    assert structures("analyst") == ["DF_CITIZENS_ABROAD", "DF_FOREIGN_POP"]
+    # a dataflow the principal may not read is left out too
+    grants = world.get("admin", "/api/grants", grantee="role:anonymous").json()
+    client.delete(f"/api/grants/{grants[0]['id']}", headers=world.auth("admin"))
+    world.grant("role:anonymous", "DSM:DF_CITIZENS_ABROAD*", "read")
+    assert (
+        client.delete(
+            "/api/restrictions/DSM:DF_CITIZENS_ABROAD*", headers=world.auth("admin")
+        ).status_code
+        == 204
+    )
+    assert structures("anonymous") == ["DF_CITIZENS_ABROAD"]
+    assert world.get("anonymous", f"{V2}").status_code == 401
