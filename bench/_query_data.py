@@ -46,7 +46,15 @@ def url_for(backend: str, n: int, work: Path, pg: str) -> str:
 
 
 def env_for(url: str) -> dict[str, str]:
-    return dict(os.environ, DSM_DATABASE_URL=url, DSM_SECRET_KEY=SECRET)
+    """The server's environment: the database, a secret, and no rate limits (a load generator
+    is one client making thousands of requests a minute)."""
+    return dict(
+        os.environ,
+        DSM_DATABASE_URL=url,
+        DSM_SECRET_KEY=SECRET,
+        DSM_RATE_LIMIT="0",
+        DSM_RATE_LIMIT_ANONYMOUS="0",
+    )
 
 
 def layout() -> Layout:
