@@ -16,6 +16,7 @@ from app.formats.media import MediaType
 from app.model.data_query import DataQuery, parse_v1, parse_v2
 from app.model.query import Api, QuerySyntaxError
 from app.services.data import prepare, release
+from app.storage.engine import read_snapshot
 from app.writers.data import WRITERS, write_many
 from app.writers.negotiate import Offer, content_type, negotiate, pick_language
 
@@ -153,7 +154,7 @@ def _answer(  # type: ignore[no-untyped-def]
     _refuse_unwritable(query, media_type)
     csv_options = _csv_options(request, media_type)
     lang = pick_language(request.headers.get("accept-language"))
-    conn = structures.engine.connect()
+    conn = read_snapshot(structures.engine)
     try:
         prepared = prepare(
             structures,

@@ -47,11 +47,16 @@ def view(conn: Connection, access: Access, flow_ref: str, now: datetime) -> View
     confidential = access.allows("read_confidential", flow_ref)
     if access.allows("read_embargoed", flow_ref):
         return View(None, confidential)
+    if not pending(conn, now):
+        # nothing under embargo: the latest versions are the visible ones (and the reads take
+        # the current-rows index alone). `conn` reads one snapshot (storage.engine.read_snapshot),
+        # so a release made pending meanwhile cannot slip between this check and the query.
+        return View(None, confidential, sees_embargoed=False)
     principal = access.principal
     own: tuple[int, ...] = ()
     if principal is not None and principal.role == "provider" and principal.provider:
         own = tuple(pending(conn, now, principal.provider))
-    return View(now, confidential, own)
+    return View(now, confidential, own, sees_embargoed=False)
 
 
 def audited_reads(
@@ -63,7 +68,7 @@ def audited_reads(
     kinds = []
     if view_.confidential and (restricted or carries_confidentiality):
         kinds.append("read.confidential")
-    if view_.pending or (view_.now is None and pending(conn, now)):
+    if view_.pending or (view_.sees_embargoed and pending(conn, now)):
         kinds.append("read.embargoed")
     return kinds
 

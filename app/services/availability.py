@@ -43,6 +43,7 @@ from app.services.structures import Structures
 from app.storage import availability as sql
 from app.storage import data_queries
 from app.storage import observations as store
+from app.storage.engine import read_snapshot
 from app.writers.structure import write
 
 MODES: Final = ("exact", "available")
@@ -230,7 +231,7 @@ def answer(
             )
     dataflow = registry.get("dataflow", flow.agency, flow.id, flow.version)
     tables = store.tables_for(flow)
-    with structures.engine.connect() as conn:
+    with read_snapshot(structures.engine) as conn:
         view = policy.view(conn, access, flow.ref, now)
         found = find(conn, flow, query, view)
         exists = store.exists(conn, tables)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
+from sqlalchemy.sql import Select
 
 from app.auth.access import Access
 from app.errors import (
@@ -327,13 +328,17 @@ def _prepare_flow(
     order = tuple(_sort(query, order_columns, flow))
     selection = selection_for(flow, query, view, columns, order)
     exists = store.exists(conn, tables)
+    statement = None
+    if exists:  # built once: counted, then streamed
+        build = sql.history_query if query.include_history else sql.current_query
+        statement = build(tables, selection)
     counted = 0
-    if exists and max_observations is not None:
-        if selection.limit is not None and selection.limit <= max_observations:
-            counted = selection.limit
+    if statement is not None and max_observations is not None:
+        bound = _bounded(flow, query, selection)
+        if bound is not None and bound <= max_observations:
+            counted = bound
         else:
-            query_ = sql.history_query if query.include_history else sql.current_query
-            counted = sql.count_upto(conn, query_(tables, selection), max_observations)
+            counted = sql.count_upto(conn, statement, max_observations)
         if counted > max_observations:
             raise TooLarge(
                 f"The answer would hold more than {limit:,} observations, the most DSM sends "
@@ -345,7 +350,7 @@ def _prepare_flow(
     moments = [_aware(t) for t in (*stamp, structure_stamp) if t is not None]
     modified = max(moments)
     version = data_version(flow.ref, stamp, revision, view)
-    blocks = _blocks(conn, tables, selection, query, columns, exists)
+    blocks = _blocks(conn, tables, selection, query, columns, statement)
     if _drops_measure(flow, query):
         blocks = _without_measure(blocks, len(ordered))
     first = next(blocks, None)
@@ -386,7 +391,7 @@ def _prepare_flow(
 def data_version(flow_ref: str, stamp: tuple, revision: int, view: sql.View) -> str:
     """What ETags follow: the data as the view sees it, the structures, and the kind of view
     (two principals seeing different data must not share a tag)."""
-    kind = (view.now is None, view.confidential, view.pending)
+    kind = (view.sees_embargoed, view.confidential, view.pending)
     text_ = f"{flow_ref}|{stamp}|{revision}|{kind}"
     return hashlib.sha1(text_.encode()).hexdigest()[:16]
 
@@ -451,16 +456,16 @@ def _blocks(
     selection: sql.Selection,
     query: DataQuery,
     columns: tuple[str, ...],
-    exists: bool,
+    statement: Select | None,
 ) -> Iterator[DatasetBlock]:
-    """The datasets of the answer, each yielded only if it has rows."""
-    if not exists:
+    """The datasets of the answer (`statement`: the history or current rows; None when the
+    table does not exist yet), each yielded only if it has rows."""
+    if statement is None:
         return
     if query.include_history:
-        rows = sql.history(conn, tables, selection)
-        yield from _history_blocks(rows)
+        yield from _history_blocks(sql.stream(conn, statement))
         return
-    current = _peeked(sql.current(conn, tables, selection))
+    current = _peeked(sql.stream(conn, statement))
     if current is not None:
         yield DatasetBlock(current, action="Replace" if query.updated_after else "Information")
     if query.updated_after is not None:
@@ -475,6 +480,29 @@ def _blocks(
         )
         if deleted is not None:
             yield DatasetBlock(deleted, action="Delete")
+
+
+# the most observations one series holds, for the response limit: daily data over 50 years
+SERIES_MAX = 20_000
+
+
+def _bounded(flow: CompiledFlow, query: DataQuery, selection: sql.Selection) -> int | None:
+    """An upper bound of the rows a query gives without counting them: its `limit`, or, for
+    keys that name every dimension (at most 1,000 series) without history, SERIES_MAX per
+    series. None: count."""
+    if selection.limit is not None:
+        return selection.limit
+    if query.include_history or not selection.keys:
+        return None
+    series = 0
+    for key in selection.keys:
+        if len(key) < len(flow.dimensions):
+            return None
+        combinations = 1
+        for values in key.values():
+            combinations *= len(values)
+        series += combinations
+    return series * SERIES_MAX if series <= 1000 else None
 
 
 def _drops_measure(flow: CompiledFlow, query: DataQuery) -> bool:

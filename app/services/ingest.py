@@ -47,6 +47,9 @@ from app.validation.validator import Validator
 
 log = logging.getLogger("dsm.ingest")
 HEAD_BYTES = 64 * 1024
+# after a submission changing this many observations, PostgreSQL's planner statistics of the
+# table are refreshed at once (autovacuum would come later; until then plans follow an empty table)
+ANALYZE_AFTER = 10_000
 BLOB_PIECE = 1024 * 1024
 
 
@@ -214,6 +217,7 @@ class _Run:
         self.validator: Validator | None = None
         self.first_flow: CompiledFlow | None = None
         self.operations: list[str] = []
+        self.touched: set[str] = set()  # observation tables written
 
     # -- resolving the structure ----------------------------------------------------------------
     def flow_for(self, start: DatasetStart) -> CompiledFlow:
@@ -399,6 +403,7 @@ class _Run:
                 raise
             return
         self.counts.add(counts)
+        self.touched.add(dataset.tables.obs.name)
 
 
 def _parse_flow(text_: str) -> tuple[str | None, str, str | None]:
@@ -439,6 +444,7 @@ def submit(
     actor = actor or Actor(principal)
     outcome: Outcome | None = None
     error: DsmError | None = None
+    changed = 0
     try:
         if release_at is not None and release_at <= created:
             raise BadRequest(f"releaseAt {release_at.isoformat()} is not in the future")
@@ -495,6 +501,8 @@ def submit(
                 history.close(conn, submission, outcome, run.at)
                 history.keep_message(conn, submission, received, BLOB_PIECE)
                 _audit(conn, actor, outcome)
+        if outcome is not None and outcome.status == "accepted" and changed >= ANALYZE_AFTER:
+            store.analyze(engine, run.touched)
     except OperationalError as exc:
         if not _is_lock_timeout(exc):
             raise

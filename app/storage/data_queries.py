@@ -6,8 +6,8 @@ keys mapped to dimension ids, periods to ISO bounds), with the `View` of the pri
 Visibility follows the validity the store keeps (an embargoed submission's versions are valid
 from its release time, and the versions it replaces valid until then):
 
-- the writer's view (`View.now is None`: admins, read_embargoed): current is `valid_to IS NULL`,
-  served by the partial index;
+- the writer's view (`View.now is None`: admins, read_embargoed, and everyone while no release
+  is pending): current is `valid_to IS NULL`, served by the partial index;
 - everyone else sees the versions valid at `now`: current rows already released
   (`valid_to IS NULL AND valid_from <= now`, the partial index) plus the rows an embargoed
   submission will replace (`valid_to > now AND valid_from <= now`: the (dataflow, valid_to)
@@ -41,9 +41,10 @@ FREE = "F"
 class View:
     """What one principal may see of a dataflow's versions (see the module docstring)."""
 
-    now: datetime | None = None  # None: every version, embargoed ones included
+    now: datetime | None = None  # None: every version (sees embargoes, or none is pending)
     confidential: bool = True  # sees values whose CONF_STATUS is not F
     pending: tuple[int, ...] = ()  # embargoed submissions it may see before their release
+    sees_embargoed: bool = True  # the principal's right (ETags follow it, not `now`)
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,11 @@ def close_results(conn: Connection) -> None:
     """Close the streamed results still open on `conn` (a response abandoned mid-way)."""
     for result in conn.info.pop("dsm_results", []):
         result.close()
+
+
+def stream(conn: Connection, query: Select) -> Iterator[tuple]:
+    """The rows of a built query (current_query, history_query), streamed."""
+    return _stream(conn, query)
 
 
 def _stream(conn: Connection, query) -> Iterator[tuple]:

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -53,3 +53,14 @@ def ping(engine: Engine) -> None:
     """Raise if the database cannot be reached."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def read_snapshot(engine: Engine) -> Connection:
+    """A connection whose reads all see one snapshot of the database, until it is closed: a
+    data query checks whether a release is pending and then reads, and the two must agree
+    (PostgreSQL: REPEATABLE READ; SQLite: a read transaction, one WAL snapshot)."""
+    if engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(isolation_level="REPEATABLE READ")
+    conn = engine.connect()
+    conn.exec_driver_sql("BEGIN")
+    return conn

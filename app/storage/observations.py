@@ -18,6 +18,7 @@ Attributes of every level below the dataset are stored on the observation rows.
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Engine,
     Float,
     Index,
     Integer,
@@ -43,6 +45,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -495,6 +498,15 @@ def _delete(
     )
     _classify(conn, tables)
     _commit_work(conn, tables, dataflow, submission, at, provider, counts)
+
+
+def analyze(engine: Engine, names: Iterable[str]) -> None:
+    """Refresh PostgreSQL's statistics of observation tables (SQLite plans without them)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for name in sorted(names):
+            conn.execute(text(f'ANALYZE "{name}"'))
 
 
 def embargoed_closed(
