@@ -332,20 +332,18 @@ def _prepare_flow(
     if exists:  # built once: counted, then streamed
         build = sql.history_query if query.include_history else sql.current_query
         statement = build(tables, selection)
+    stamp = sql.stamp(conn, tables, flow.ref, view) if exists else (None, None)
     counted = 0
     if statement is not None and max_observations is not None:
-        bound = _bounded(flow, query, selection)
-        if bound is not None and bound <= max_observations:
-            counted = bound
-        else:
-            counted = sql.count_upto(conn, statement, max_observations)
+        counted = _within_limit(
+            structures, conn, tables, flow, query, selection, statement, stamp, max_observations
+        )
         if counted > max_observations:
             raise TooLarge(
                 f"The answer would hold more than {limit:,} observations, the most DSM sends "
                 "in one response: narrow the key or the period, or page through it with limit "
                 "and offset (v2)"
             )
-    stamp = sql.stamp(conn, tables, flow.ref, view) if exists else (None, None)
     _, revision, structure_stamp = structures.current()
     moments = [_aware(t) for t in (*stamp, structure_stamp) if t is not None]
     modified = max(moments)
@@ -480,6 +478,44 @@ def _blocks(
         )
         if deleted is not None:
             yield DatasetBlock(deleted, action="Delete")
+
+
+def _within_limit(
+    structures: Structures,
+    conn: Connection,
+    tables: store.FlowTables,
+    flow: CompiledFlow,
+    query: DataQuery,
+    selection: sql.Selection,
+    statement: Select,
+    stamp: tuple,
+    cap: int,
+) -> int:
+    """The rows `statement` gives, or a bound of them not above `cap`; above `cap` when it
+    gives more. Counts only when no cheap bound (limit, full keys, the dataflow's size) fits."""
+    bound = _bounded(flow, query, selection)
+    if bound is None or bound > cap:
+        bound = _flow_rows(structures, conn, tables, flow.ref, query.include_history, stamp)
+    if bound <= cap:
+        return bound
+    return sql.count_upto(conn, statement, cap)
+
+
+def _flow_rows(
+    structures: Structures,
+    conn: Connection,
+    tables: store.FlowTables,
+    flow_ref: str,
+    history: bool,
+    stamp: tuple,
+) -> int:
+    """How many rows (current ones, or every version) the dataflow holds: a bound on any query
+    of it, counted once per data version (the count reads the whole dataflow's index)."""
+    key = ("rows", flow_ref, history, stamp)
+    rows = structures.cache.get(key)
+    if rows is None:
+        rows = structures.cache[key] = sql.flow_rows(conn, tables, flow_ref, history)
+    return rows  # type: ignore[return-value]
 
 
 # the most observations one series holds, for the response limit: daily data over 50 years

@@ -250,11 +250,7 @@ def close_results(conn: Connection) -> None:
 
 
 def stream(conn: Connection, query: Select) -> Iterator[tuple]:
-    """The rows of a built query (current_query, history_query), streamed."""
-    return _stream(conn, query)
-
-
-def _stream(conn: Connection, query) -> Iterator[tuple]:
+    """The rows of a built query (current_query, history_query, deletions), streamed."""
     result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
     conn.info.setdefault("dsm_results", []).append(result)
     try:
@@ -264,17 +260,22 @@ def _stream(conn: Connection, query) -> Iterator[tuple]:
         result.close()
 
 
-def current(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
-    """Rows visible now (or as of `selection.as_of`); with `updated_after`, only those changed since."""
-    return _stream(conn, current_query(tables, selection))
-
-
 def current_query(tables: FlowTables, selection: Selection) -> Select:
+    """Rows visible now (or as of `selection.as_of`); with `updated_after`, only those changed since."""
     obs = tables.obs
     extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
     needed = [*selection.columns, *(c for c, _ in selection.order), *selection.series, PERIOD_START]
     source, where = _source(tables, selection, needed, extra)
     return _limited(source, selection, where)
+
+
+def flow_rows(conn: Connection, tables: FlowTables, dataflow: str, history: bool) -> int:
+    """The rows of a dataflow: the current ones (the current-key index), or every version."""
+    obs = tables.obs
+    where = [obs.c.dataflow == dataflow]
+    if not history:
+        where.append(obs.c.valid_to.is_(None))
+    return conn.execute(select(func.count()).select_from(obs).where(*where)).scalar_one()
 
 
 def count_upto(conn: Connection, query: Select, cap: int) -> int:
@@ -315,16 +316,12 @@ def deletions(conn: Connection, tables: FlowTables, selection: Selection) -> Ite
         ~alive,
     ]
     query = _limited(obs, selection, where).distinct()
-    return _stream(conn, query)
-
-
-def history(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
-    """Every visible version, ordered by (valid_from, valid_to) first; rows end with those two
-    columns."""
-    return _stream(conn, history_query(tables, selection))
+    return stream(conn, query)
 
 
 def history_query(tables: FlowTables, selection: Selection) -> Select:
+    """Every visible version, ordered by (valid_from, valid_to) first; rows end with those two
+    columns."""
     obs = tables.obs
     view = selection.view
     where = _where(tables, selection)
