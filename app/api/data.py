@@ -10,11 +10,12 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
 from app.api.caching import http_date, not_modified
-from app.api.deps import AccessDep, ClockDep, StructuresDep, audit_reads
+from app.api.deps import ClockDep, PrincipalDep, StructuresDep, audit_reads
 from app.errors import BadRequest, NotAcceptable, NotFound
 from app.formats.media import MediaType
 from app.model.data_query import DataQuery, parse_v1, parse_v2
 from app.model.query import Api, QuerySyntaxError
+from app.services import access as policy
 from app.services.data import prepare, release
 from app.storage.engine import read_snapshot
 from app.writers.data import WRITERS, write_many
@@ -143,7 +144,12 @@ class _ClosingResponse(StreamingResponse):
 
 
 def _answer(  # type: ignore[no-untyped-def]
-    request: Request, structures: StructuresDep, access: AccessDep, clock: ClockDep, api: Api, parse
+    request: Request,
+    structures: StructuresDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    api: Api,
+    parse,
 ) -> Response:
     params = dict(request.query_params)
     try:
@@ -156,6 +162,7 @@ def _answer(  # type: ignore[no-untyped-def]
     lang = pick_language(request.headers.get("accept-language"))
     conn = read_snapshot(structures.engine)
     try:
+        access = policy.load(conn, principal)  # on the query's connection: one checkout
         prepared = prepare(
             structures,
             conn,
@@ -229,14 +236,19 @@ FlowRef = Annotated[str, Path(description="ID, AGENCY,ID or AGENCY,ID,VERSION")]
 def data_v1(
     request: Request,
     structures: StructuresDep,
-    access: AccessDep,
+    principal: PrincipalDep,
     clock: ClockDep,
     flowRef: FlowRef,  # noqa: N803
     key: str | None = None,
     providerRef: str | None = None,
 ) -> Response:  # noqa: N803
     return _answer(
-        request, structures, access, clock, "v1", lambda p: parse_v1(flowRef, key, providerRef, p)
+        request,
+        structures,
+        principal,
+        clock,
+        "v1",
+        lambda p: parse_v1(flowRef, key, providerRef, p),
     )
 
 
@@ -261,7 +273,7 @@ def data_v1(
 def data_v2(
     request: Request,
     structures: StructuresDep,
-    access: AccessDep,
+    principal: PrincipalDep,
     clock: ClockDep,
     context: str,
     agencyID: str,  # noqa: N803
@@ -272,7 +284,7 @@ def data_v2(
     return _answer(
         request,
         structures,
-        access,
+        principal,
         clock,
         "v2",
         lambda p: parse_v2(context, agencyID, resourceID, version, key, p),
