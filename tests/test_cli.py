@@ -112,3 +112,43 @@ def test_import_with_dry_run_then_for_real(tmp_path):
     rejected = run(["import", str(bad)], tmp_path)
     assert rejected.returncode == 1
     assert json.loads(rejected.stdout)["findings"][0]["code"] == "unknown-code"
+
+
+def test_protection_commands(tmp_path):
+    """Grants, restrictions, an embargoed import and its release, and the audit log, as an
+    operator drives them from the command line."""
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+    assert run(["load", str(BUNDLED / "dsd"), str(BUNDLED / "codelists")], tmp_path).returncode == 0
+    added = run(["grants", "add", "group:ilo", "DSM:*", "read_confidential"], tmp_path)
+    assert added.returncode == 0, added.stderr
+    grants = json.loads(run(["grants", "list", "--grantee", "group:ilo"], tmp_path).stdout)
+    assert [(g["dataflow"], g["action"]) for g in grants] == [("DSM:*", "read_confidential")]
+    assert run(["grants", "add", "group:ilo", "DSM:*", "rule"], tmp_path).returncode == 1
+    removed = run(["grants", "remove", str(grants[0]["id"])], tmp_path)
+    assert removed.returncode == 0 and "removed grant" in removed.stdout
+    assert run(["restrictions", "add", "DSM:DF_ASYLUM_APP(1.0)"], tmp_path).returncode == 0
+    restricted = json.loads(run(["restrictions", "list"], tmp_path).stdout)
+    assert [r["dataflow"] for r in restricted] == ["DSM:DF_ASYLUM_APP(1.0)"]
+    assert run(["restrictions", "remove", "DSM:DF_ASYLUM_APP(1.0)"], tmp_path).returncode == 0
+    assert run(["restrictions", "remove", "DSM:DF_ASYLUM_APP(1.0)"], tmp_path).returncode == 1
+
+    message = tmp_path / "kaz.csv"
+    message.write_text(
+        "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,CITIZENSHIP,SEX,AGE,DATA_SOURCE,TIME_PERIOD,OBS_VALUE\n"
+        "dataflow,DSM:DF_FOREIGN_POP(1.0),I,A,KAZ,UZB,F,_T,NSO,2022,1200\n"
+    )
+    past = run(["import", "--release-at", "2020-01-01T00:00:00+00:00", str(message)], tmp_path)
+    assert past.returncode == 1 and "not in the future" in past.stdout
+    imported = run(["import", "--release-at", "2099-01-01T09:00:00+05:00", str(message)], tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    report = json.loads(imported.stdout)
+    assert report["release_at"] == "2099-01-01T09:00:00+05:00"
+    scheduled = json.loads(run(["releases", "list"], tmp_path).stdout)
+    assert [r["submission"] for r in scheduled] == [report["id"]]
+    moved = run(["releases", "move", str(report["id"]), "2099-02-01T00:00:00+00:00"], tmp_path)
+    assert json.loads(moved.stdout)["release_at"] == "2099-02-01T00:00:00+00:00"
+    assert run(["releases", "cancel", str(report["id"])], tmp_path).returncode == 0
+    assert json.loads(run(["releases", "list"], tmp_path).stdout) == []
+    log = json.loads(run(["audit", "--action", "release"], tmp_path).stdout)
+    assert [r["action"] for r in log] == ["release.cancel", "release.move"]
+    assert all(r["principal"].startswith("cli:") for r in log)

