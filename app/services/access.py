@@ -4,7 +4,7 @@ Also the management of grants and restrictions, each change audited in its trans
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.access import ACTIONS, Access, grantees
@@ -12,10 +12,8 @@ from app.auth.tokens import Principal
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.audit import Actor, record
 from app.storage import grants as store
+from app.storage import submissions as history
 from app.storage.data_queries import View
-from app.storage.schema import submissions
-
-PENDING_STATUS = "accepted"
 
 
 def load(conn: Connection, principal: Principal | None) -> Access:
@@ -30,12 +28,7 @@ def load(conn: Connection, principal: Principal | None) -> Access:
 
 def pending(conn: Connection, now: datetime, provider: str | None = None) -> list[int]:
     """Accepted submissions whose release time is still ahead (a provider's own, if given)."""
-    query = select(submissions.c.id).where(
-        submissions.c.status == PENDING_STATUS, submissions.c.visible_from > now
-    )
-    if provider is not None:
-        query = query.where(submissions.c.provider == provider)
-    return list(conn.execute(query.order_by(submissions.c.id)).scalars())
+    return history.pending_ids(conn, now, provider)
 
 
 def view(conn: Connection, access: Access, flow_ref: str, now: datetime) -> View:

@@ -611,12 +611,7 @@ def revert(
         digest = hashlib.sha256(f"revert:{submission}".encode()).hexdigest()
         new = history.open(conn, created, principal, digest, 0)
         counts = store.Counts()
-        seen: set[str] = set()
-        for flow in flows.values():
-            tables = store.tables_for(flow)
-            if tables.obs.name in seen or not store.exists(conn, tables):
-                continue
-            seen.add(tables.obs.name)
+        for tables in store.existing_tables(conn, flows.values()):
             counts.add(store.revert(conn, tables, submission, new, created, principal.provider))
             held = store.embargoed_closed(conn, tables, new, created)
             if held is not None:

@@ -664,6 +664,16 @@ def set_dataset_attributes(
         )
 
 
+def existing_tables(conn: Connection, flows: Iterable[CompiledFlow]) -> list[FlowTables]:
+    """The observation tables of `flows` that exist, each once (dataflows may share a DSD)."""
+    found: dict[str, FlowTables] = {}
+    for flow in flows:
+        tables = tables_for(flow)
+        if tables.obs.name not in found and exists(conn, tables):
+            found[tables.obs.name] = tables
+    return list(found.values())
+
+
 def move_release(conn: Connection, tables: FlowTables, submission: int, at: datetime) -> int:
     """Make the versions of a pending (embargoed) submission visible from `at` instead; the
     versions they replace stay visible until then. Returns the versions moved."""

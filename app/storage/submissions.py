@@ -6,7 +6,7 @@ import tempfile
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from app.auth.tokens import Principal
 from app.storage.schema import submission_blobs, submissions
@@ -167,3 +167,74 @@ def _row(mapping: Any) -> dict[str, Any]:
         if isinstance(value, datetime):
             result[key] = (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     return result
+
+
+# -- embargoed releases (accepted submissions whose visible_from is still ahead) ------------------
+
+_RELEASE = (
+    submissions.c.id,
+    submissions.c.created_at,
+    submissions.c.visible_from,
+    submissions.c.principal,
+    submissions.c.provider,
+    submissions.c.dataflow,
+    submissions.c.counts,
+    submissions.c.status,
+)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _release(row: Any, status: bool = True) -> dict[str, Any]:
+    found = {
+        "submission": row.id,
+        "release_at": _aware(row.visible_from).isoformat() if row.visible_from else None,
+        "created_at": _aware(row.created_at).isoformat(),
+        "principal": row.principal,
+        "provider": row.provider,
+        "dataflow": row.dataflow,
+        "counts": json.loads(row.counts),
+    }
+    if status:
+        found["status"] = row.status
+    return found
+
+
+def _pending(now: datetime) -> Any:
+    return and_(submissions.c.status == "accepted", submissions.c.visible_from > now)
+
+
+def pending_ids(conn: Connection, now: datetime, provider: str | None = None) -> list[int]:
+    """Submissions still under embargo at `now` (a provider's own, if given)."""
+    query = select(submissions.c.id).where(_pending(now))
+    if provider is not None:
+        query = query.where(submissions.c.provider == provider)
+    return list(conn.execute(query.order_by(submissions.c.id)).scalars())
+
+
+def releases(conn: Connection, now: datetime, provider: str | None = None) -> list[dict[str, Any]]:
+    """Pending releases, soonest first (a provider's own, if given)."""
+    query = select(*_RELEASE).where(_pending(now))
+    if provider is not None:
+        query = query.where(submissions.c.provider == provider)
+    rows = conn.execute(query.order_by(submissions.c.visible_from, submissions.c.id))
+    return [_release(row, status=False) for row in rows]
+
+
+def release(conn: Connection, submission: int, status: bool = True) -> dict[str, Any] | None:
+    """One submission as a release (`release_at` None when it has no time), with its status."""
+    row = conn.execute(select(*_RELEASE).where(submissions.c.id == submission)).first()
+    return _release(row, status) if row else None
+
+
+def set_release(
+    conn: Connection, submission: int, at: datetime | None, status: str = "accepted"
+) -> None:
+    """Move a submission's release time, or (None, `cancelled`) cancel it."""
+    conn.execute(
+        update(submissions)
+        .where(submissions.c.id == submission)
+        .values(visible_from=at, status=status)
+    )
