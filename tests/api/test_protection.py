@@ -346,11 +346,14 @@ def test_a_value_turned_confidential_looks_deleted(client):
     since = (T0 + timedelta(minutes=30)).isoformat()
     response = world.get("anonymous", V1, ML21, updatedAfter=since)
     assert response.status_code == 200, response.text
-    assert (
-        'action="Delete"' in response.text
-        or "<generic:Action>Delete" in response.text
-        or "Delete" in response.text
-    )
+    from lxml import etree
+
+    root = etree.fromstring(response.content)
+    deleted = [d for d in root.iter("{*}DataSet") if d.get("action") == "Delete"]
+    assert len(deleted) == 1
+    key = {v.get("id"): v.get("value") for v in deleted[0].iter("{*}Value") if v.get("id")}
+    assert (key["CITIZENSHIP"], key["SEX"]) == ("UZB", "F")
+    assert [o.get("value") for o in deleted[0].iter("{*}ObsDimension")] == ["2022"]
     assert "1200" not in response.text
     assert ("UZB", "F", "2022") not in values(client)
     assert values(client, world.tokens["analyst"])[("UZB", "F", "2022")] == "1200"
