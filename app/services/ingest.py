@@ -42,6 +42,7 @@ from app.services import access as policy
 from app.services.audit import Actor, record
 from app.storage import observations as store
 from app.storage import submissions as history
+from app.storage import versions
 from app.validation.findings import Findings, Location, expected_list
 from app.validation.validator import Validator
 
@@ -187,6 +188,7 @@ class _Dataset:
     flow: CompiledFlow
     op: Operation
     tables: store.FlowTables
+    writer: versions.DatasetWriter | None  # None for a Delete dataset
     rows: int = 0
     groups: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
 
@@ -294,15 +296,48 @@ class _Run:
         self.validator.dataset(start, op)
         tables = store.tables_for(flow)
         store.ensure(self.conn, tables)
-        self.dataset = _Dataset(start, flow, op, tables)
+        writer = (
+            None if op == Operation.DELETE else versions.DatasetWriter(self.conn, tables, flow.ref)
+        )
+        self.dataset = _Dataset(start, flow, op, tables, writer)
 
     def _chunk(self, chunk: Chunk) -> None:
-        if self.dataset is None or self.validator is None:
+        dataset = self.dataset
+        if dataset is None or self.validator is None:
             raise MessageError("Observations before any dataset")
-        checked = self.validator.chunk(chunk, self.dataset.op)
+        checked = self.validator.chunk(chunk, dataset.op)
         if not self.findings.has_errors:
-            store.stage(self.conn, self.dataset.tables, checked, self.dataset.op, self.dataset.rows)
-        self.dataset.rows += len(chunk)
+            if dataset.writer is None:
+                versions.stage_deletions(self.conn, dataset.tables, checked.columns, dataset.rows)
+            else:
+                trouble = dataset.writer.add(checked.columns, len(chunk))
+                self._report(trouble, checked, dataset.tables)
+        dataset.rows += len(chunk)
+
+    def _report(self, trouble: versions.Trouble, chunk: Chunk, tables: store.FlowTables) -> None:
+        """Findings for the rows a chunk repeats or contradicts (seen while staging it)."""
+        columns = chunk.columns
+        for row in trouble.duplicates:
+            key = ".".join(columns[d][row] or "" for d in tables.dimensions)
+            period = columns[tables.time][row]
+            self.findings.error(
+                "duplicate-observation",
+                f"Observation {key} {period} is given more than once in one dataset",
+                position=chunk.positions[row],
+                series_key=key,
+                component=tables.time,
+                value=period,
+            )
+        for row, attribute in trouble.inconsistent:
+            key = ".".join(columns[d][row] or "" for d in tables.dimensions)
+            self.findings.error(
+                "inconsistent-attribute",
+                f"Series {key} has more than one value of {attribute}",
+                position=chunk.positions[row],
+                series_key=key,
+                component=attribute,
+                value=columns[attribute][row],
+            )
 
     def _group(self, group: GroupAttributes) -> None:
         """Group attributes apply to every series matching the group's (partial) key; they are
@@ -339,25 +374,13 @@ class _Run:
         dataset_values = self.validator.finish() if dataset and self.validator else {}
         if dataset is None or self.findings.has_errors:
             return
-        if dataset.op == Operation.DELETE and dataset.rows == 0:  # an empty Delete: all of it
-            store.stage(
-                self.conn,
-                dataset.tables,
-                Chunk(dataset.start.index, {}, [dataset.start.position]),
-                dataset.op,
-                0,
-            )
-        for key, attribute in store.inconsistent_series(self.conn, dataset.tables, 100):
-            self.findings.error(
-                "inconsistent-attribute",
-                f"Series {key} has more than one value of {attribute}",
-                series_key=key,
-                component=attribute,
-            )
+        writer = dataset.writer
+        if writer is not None and writer.reopened:  # a series came back: check the whole stage
+            self._stage_checks(writer)
         if self.findings.has_errors:
             return
         provider = self.principal.provider
-        store.set_dataset_attributes(
+        versions.set_dataset_attributes(
             self.conn,
             dataset.flow.ref,
             dataset_values,
@@ -365,8 +388,6 @@ class _Run:
             at=self.at,
             provider=provider,
         )
-        for key, attributes in dataset.groups:
-            store.apply_group(self.conn, dataset.tables, key, attributes)
         try:
             # a savepoint, so that PostgreSQL can go on after a unique violation
             with (
@@ -374,36 +395,58 @@ class _Run:
                 if self.conn.dialect.name == "postgresql"
                 else nullcontext()
             ):
-                counts = store.apply(
-                    self.conn,
-                    dataset.tables,
-                    dataflow=dataset.flow.ref,
-                    op=dataset.op,
-                    submission=self.submission,
-                    at=self.at,
-                    provider=provider,
-                    scope=self.validator.scope if self.validator else None,
-                )
-            held = store.embargoed_closed(self.conn, dataset.tables, self.submission, self.now)
-            if held is not None:
-                raise Conflict(
-                    f"Observation {held[0]} has a version under embargo until {held[1]}: it can "
-                    "change once that release happens or is cancelled"
-                )
+                counts = self._apply(dataset)
         except IntegrityError:
-            # The current-key index refused two versions of one key: the dataset gives an
-            # observation twice. Found here rather than by a GROUP BY on every message.
-            for key, count in store.duplicates(self.conn, dataset.tables, 100):
-                self.findings.error(
-                    "duplicate-observation",
-                    f"Observation {key} is given {count} times in one dataset",
-                    series_key=key,
-                )
+            # The current-key index refused two versions of one key (a series given without
+            # observations and with them in one dataset, say): report what the stage repeats.
+            if writer is not None:
+                self._stage_checks(writer)
             if not self.findings.has_errors:
                 raise
             return
+        held = versions.embargoed_closed(
+            self.conn, dataset.tables, self.submission, self.at, self.now
+        )
+        if held is not None:
+            raise Conflict(
+                f"Observation {held[0]} has a version under embargo until {held[1]}: it can "
+                "change once that release happens or is cancelled"
+            )
         self.counts.add(counts)
-        self.touched.add(dataset.tables.obs.name)
+        self.touched.update((dataset.tables.versions.name, dataset.tables.series.name))
+
+    def _apply(self, dataset: _Dataset) -> store.Counts:
+        writer, provider = dataset.writer, self.principal.provider
+        if writer is None:
+            if dataset.rows == 0:  # an empty Delete: all of it
+                versions.stage_deletions(self.conn, dataset.tables, {}, 0)
+            return versions.apply_deletions(
+                self.conn,
+                dataset.tables,
+                dataflow=dataset.flow.ref,
+                submission=self.submission,
+                at=self.at,
+                provider=provider,
+                scope=self.validator.scope if self.validator else None,
+            )
+        for key, attributes in dataset.groups:
+            writer.apply_group(key, attributes)
+        return writer.apply(dataset.op, submission=self.submission, at=self.at, provider=provider)
+
+    def _stage_checks(self, writer: versions.DatasetWriter) -> None:
+        for key, count in writer.stage_duplicates(100):
+            self.findings.error(
+                "duplicate-observation",
+                f"Observation {key} is given {count} times in one dataset",
+                series_key=key,
+            )
+        for key, attribute in writer.stage_contradictions(100):
+            self.findings.error(
+                "inconsistent-attribute",
+                f"Series {key} has more than one value of {attribute}",
+                series_key=key,
+                component=attribute,
+            )
 
 
 def _parse_flow(text_: str) -> tuple[str | None, str, str | None]:
@@ -612,8 +655,8 @@ def revert(
         new = history.open(conn, created, principal, digest, 0)
         counts = store.Counts()
         for tables in store.existing_tables(conn, flows.values()):
-            counts.add(store.revert(conn, tables, submission, new, created, principal.provider))
-            held = store.embargoed_closed(conn, tables, new, created)
+            counts.add(versions.revert(conn, tables, submission, new, created, principal.provider))
+            held = versions.embargoed_closed(conn, tables, new, created, created)
             if held is not None:
                 raise Conflict(
                     f"Observation {held[0]} has a version under embargo until {held[1]}: revert "

@@ -11,6 +11,7 @@ from app.services.audit import Actor, record
 from app.services.ingest import writer_lock
 from app.storage import observations as store
 from app.storage import submissions as history
+from app.storage import versions
 
 
 def scheduled(engine: Engine, principal: Principal, now: datetime) -> list[dict]:
@@ -54,8 +55,8 @@ def move(
         writer_lock(conn, 30)
         found = _pending(conn, principal, submission, now)
         for tables in store.existing_tables(conn, flows.values()):
-            store.move_release(conn, tables, submission, release_at)
-        store.move_dataset_attributes(conn, submission, release_at)
+            versions.move_release(conn, tables, submission, release_at)
+        versions.move_dataset_attributes(conn, submission, release_at)
         history.set_release(conn, submission, release_at)
         detail = {"from": found["release_at"], "to": release_at.isoformat()}
         record(conn, actor, "release.move", str(submission), "ok", detail)
@@ -72,8 +73,8 @@ def cancel(
         found = _pending(conn, principal, submission, now)
         removed = 0
         for tables in store.existing_tables(conn, flows.values()):
-            removed += store.cancel_release(conn, tables, submission)
-        store.move_dataset_attributes(conn, submission, None)
+            removed += versions.cancel_release(conn, tables, submission)
+        versions.move_dataset_attributes(conn, submission, None)
         history.set_release(conn, submission, None, "cancelled")
         detail = {"release_at": found["release_at"], "versions": removed}
         record(conn, actor, "release.cancel", str(submission), "ok", detail)

@@ -512,11 +512,11 @@ def iter_artefacts(message: sdmx.message.StructureMessage) -> list:
 
 
 def upgrade_observation_tables(structures: Structures) -> None:
-    """Bring the indexes of existing observation tables up to date (one transaction)."""
+    """Bring existing observation tables up to date (one transaction): `observations.upgrade`."""
     seen: set[str] = set()
     with structures.engine.begin() as conn:
         for flow in structures.flows().values():
             tables = observations.tables_for(flow)
-            if tables.obs.name not in seen:
-                seen.add(tables.obs.name)
-                observations.upgrade_indexes(conn, tables)
+            if tables.name not in seen:
+                seen.add(tables.name)
+                observations.upgrade(conn, tables)

@@ -11,7 +11,7 @@ statement, each one pass over the matching rows of the observation table:
 - `values`: the distinct values of one column (for `mode=available`, where each dimension is
   asked with its own filter dropped, so one statement per dimension).
 
-The current rows are served by the partial index on (dataflow, dimensions, TIME_PERIOD) WHERE
+The current rows are served by the partial index on (series_id, TIME_PERIOD) WHERE
 valid_to IS NULL; `DISTINCT` over dimension columns reads that index, not the values.
 """
 

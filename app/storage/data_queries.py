@@ -10,8 +10,8 @@ from its release time, and the versions it replaces valid until then):
   is pending): current is `valid_to IS NULL`, served by the partial index;
 - everyone else sees the versions valid at `now`: current rows already released
   (`valid_to IS NULL AND valid_from <= now`, the partial index) plus the rows an embargoed
-  submission will replace (`valid_to > now AND valid_from <= now`: the (dataflow, valid_to)
-  index, almost always empty); two index paths, so the two are a UNION ALL. A provider also sees
+  submission will replace (`valid_to > now AND valid_from <= now`: the valid_to index,
+  almost always empty); two index paths, so the two are a UNION ALL. A provider also sees
   its own pending submissions (`View.pending`);
 - without read_confidential, rows whose CONF_STATUS is not F do not exist;
 - as of t: `valid_from <= t AND (valid_to IS NULL OR valid_to > t)` (t no later than now);
@@ -154,8 +154,8 @@ def _branches(obs, selection: Selection) -> list[list[ColumnElement]]:
         return [[obs.c.valid_to.is_(None)]]
     # coalesce(valid_from, valid_from): the same value, but no index range on it, so that the
     # planner (SQLite's, without statistics) takes the current-key index for the first branch
-    # and (dataflow, valid_to) for the second, instead of reading the whole dataflow through
-    # (dataflow, valid_from)
+    # and the valid_to index for the second, instead of reading every version through the
+    # valid_from index
     released = func.coalesce(obs.c.valid_from, obs.c.valid_from) <= view.now
     opened = or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released
     replaced = [obs.c.valid_to > view.now, released]
@@ -302,8 +302,8 @@ def deletions(conn: Connection, tables: FlowTables, selection: Selection) -> Ite
     alive = (
         select(literal(1))
         .where(
-            now.c.dataflow == obs.c.dataflow,
-            *[now.c[k].is_not_distinct_from(obs.c[k]) for k in tables.key],
+            now.c.series_id == obs.c.series_id,
+            now.c[tables.time] == obs.c[tables.time],
             _visible(now, now_view),
             *_public(now, selection.view),
         )
@@ -353,20 +353,25 @@ def history_query(tables: FlowTables, selection: Selection) -> Select:
 def stamp(
     conn: Connection, tables: FlowTables, dataflow: str, view: View
 ) -> tuple[datetime | None, datetime | None]:
-    """The last time the dataflow's data changed as `view` sees it: (max valid_from, max
-    valid_to) over its visible versions and closings."""
-    obs = tables.obs
-    public = _public(obs, view)
-    opened, closed = [], _closed_visibly(obs, view)
+    """The last time the data of the dataflow's DSD changed as `view` sees it: (max valid_from,
+    max valid_to) over its visible versions and closings. Per DSD, not per dataflow (the
+    versions table has no dataflow column): dataflows sharing a DSD share a data version, which
+    only makes their ETags change more often than they must."""
+    del dataflow
+    v = tables.versions
+    public = _public(v, view)
+    opened, closed = [], _closed_visibly(v, view)
     if view.now is not None:
-        released = obs.c.valid_from <= view.now
-        opened = [or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released]
-    # two queries: each single max() is one step down its (dataflow, validity) index, where
-    # SQLite would scan the table for both maxima in one SELECT
+        released = v.c.valid_from <= view.now
+        opened = [or_(released, v.c.opened_by.in_(view.pending)) if view.pending else released]
+    # newest first down each validity index, stopping at the first visible row
     first = conn.execute(
-        select(func.max(obs.c.valid_from)).where(obs.c.dataflow == dataflow, *opened, *public)
+        select(v.c.valid_from).where(*opened, *public).order_by(v.c.valid_from.desc()).limit(1)
     )
     last = conn.execute(
-        select(func.max(obs.c.valid_to)).where(obs.c.dataflow == dataflow, *closed, *public)
+        select(v.c.valid_to)
+        .where(v.c.valid_to.is_not(None), *closed, *public)
+        .order_by(v.c.valid_to.desc())
+        .limit(1)
     )
     return first.scalar(), last.scalar()

@@ -5,7 +5,8 @@ Call `dataset()` at each DatasetStart, `chunk()` for each Chunk, and `finish()` 
 
 Decisions:
 - Only row-local checks are made here; duplicates and series-attribute consistency across the whole
-  message are set-based SQL in storage.
+  dataset need the series each row belongs to, and are checked where rows are staged
+  (`app.storage.versions.DatasetWriter`).
 - DELETE rows may leave out any dimension (bulk delete) and their measure and attribute values only
   flag what to delete, so those values are not checked against codes or text types; dimension
   values they give are (a code that cannot exist, or a key outside the provider's scope, is wrong).

@@ -176,6 +176,80 @@ def test_duplicates_in_one_message_are_refused(client, admin_token):
     assert snapshot(client) == []
 
 
+def test_a_repeated_observation_is_placed_on_its_line(client, admin_token):
+    """Rows of one series come together: a period given twice within them is found as the rows
+    stream, and the finding says where."""
+    body = csv(BASE[0], BASE[1], BASE[0].replace(",1200,", ",1300,"), BASE[2])
+    response = post(client, admin_token, body)
+    assert response.status_code == 422
+    (finding,) = response.json()["findings"]
+    assert finding["code"] == "duplicate-observation"
+    assert finding["location"]["position"] == "line 4"
+    assert finding["location"]["series_key"] == "A.KAZ.UZB.F._T.NSO"
+    assert snapshot(client) == []
+
+
+def test_a_series_coming_back_is_checked_against_all_its_rows(client, admin_token):
+    """A series whose rows are split by another series' rows: duplicates and series attributes
+    across the parts are found too (over the whole staged dataset)."""
+    other = "A,KAZ,RUS,_T,_T,NSO,2023,41000,A,PS"
+    duplicate = post(client, admin_token, csv(BASE[0], other, BASE[0]))
+    assert duplicate.status_code == 422
+    assert [f["code"] for f in duplicate.json()["findings"]] == ["duplicate-observation"]
+    assert "A.KAZ.UZB.F._T.NSO 2022 is given 2 times" in duplicate.json()["findings"][0]["message"]
+    changed_unit = BASE[1].replace(",PS", ",NUMBER")
+    contradiction = post(client, admin_token, csv(BASE[0], other, changed_unit))
+    assert contradiction.status_code == 422
+    (finding,) = contradiction.json()["findings"]
+    assert finding["code"] == "inconsistent-attribute"
+    assert finding["location"]["component"] == "UNIT_MEASURE"
+    assert snapshot(client) == []
+    fine = post(client, admin_token, csv(BASE[0], other, BASE[1]))
+    assert fine.status_code == 201, fine.text
+    assert fine.json()["counts"]["series"] == 2 and fine.json()["counts"]["inserted"] == 3
+
+
+def test_a_series_attribute_with_two_values_in_one_series(client, admin_token):
+    response = post(client, admin_token, csv(BASE[0], BASE[1].replace(",PS", ",NUMBER")))
+    assert response.status_code == 422
+    (finding,) = response.json()["findings"]
+    assert finding["code"] == "inconsistent-attribute"
+    assert finding["location"]["position"] == "line 3"
+    assert finding["location"]["value"] == "NUMBER"
+
+
+def test_many_series_with_a_small_key_cache(client, admin_token, monkeypatch):
+    """Series ids are cached while a dataset is written; past the cache's size they are looked
+    up again, and counts and versions stay exact (new, then changed and unchanged)."""
+    from app.storage import versions
+
+    monkeypatch.setattr(versions, "CACHE_SERIES", 3)
+    citizenships = ["UZB", "RUS", "TJK", "KGZ", "ARM", "AZE", "GEO"]
+    rows = [
+        f"A,KAZ,{c},F,_T,NSO,{y},{i},A,PS" for i, c in enumerate(citizenships) for y in (2021, 2022)
+    ]
+    first = post(client, admin_token, csv(*rows))
+    assert first.status_code == 201, first.text
+    assert first.json()["counts"] == {
+        "series": 7,
+        "inserted": 14,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 0,
+    }
+    again = [r.replace(",2022,0,", ",2022,99,") for r in rows] + ["A,KAZ,UZB,M,_T,NSO,2022,5,A,PS"]
+    second = post(client, admin_token, csv(*again))
+    assert second.status_code == 201, second.text
+    assert second.json()["counts"] == {
+        "series": 8,
+        "inserted": 1,
+        "updated": 1,
+        "deleted": 0,
+        "unchanged": 13,
+    }
+    assert len(snapshot(client)) == 15
+
+
 def test_provider_scope(client, provider_token):
     ok = post(client, provider_token, csv(*BASE))
     assert ok.status_code == 201, ok.text

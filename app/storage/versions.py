@@ -1,0 +1,695 @@
+"""Writing versions: one dataset of a submission staged and applied to a DSD's tables, and the
+operations that move or undo whole submissions (revert, embargo release moves and cancels).
+
+A dataset's rows go one of two ways (the transaction is the caller's):
+
+- rows that give a full series key (every dataset but a Delete: validation refuses partial keys
+  elsewhere) go through `DatasetWriter`: their series keys are resolved to ids (new series
+  created), the rows staged narrow (series id, period, values) with executemany or COPY, and at
+  the end applied in a few set-based statements. Rows of series created by this dataset are new
+  observations by definition and are inserted straight from the stage; the others are classified
+  against their current rows (new, changed, unchanged) in a work table first.
+  Duplicates and a series-level attribute taking two values in one series are found while rows
+  stream: rows of one series usually come together (a "run"), and within a run both are a set
+  comparison. Only when a series comes back after others (a reopened run) does the dataset need
+  the set-based check over the stage at the end.
+- Delete rows (any dimension and the period may be left out; named values delete only those)
+  are staged with their dimensions and matched against the current rows in SQL (`delete`).
+
+Counts are exact and cheap: inserts, updates and unchanged rows come from the work table's
+status, deletions from the closing UPDATE.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import chain, compress, repeat
+from operator import ne, sub
+
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.model.actions import Operation
+from app.model.data import PERIOD_END, PERIOD_START
+from app.storage.observations import Counts, FlowTables
+from app.storage.schema import dataset_attributes, submissions
+
+LOOKUP_BATCH = 500  # series keys looked up per statement
+CACHE_SERIES = 100_000  # series ids kept in memory while a dataset is written
+
+
+@dataclass
+class Trouble:
+    """What a staged chunk repeats or contradicts (rows are indexes into the chunk)."""
+
+    duplicates: list[int] = field(default_factory=list)
+    inconsistent: list[tuple[int, str]] = field(default_factory=list)  # (row, attribute)
+
+
+class DatasetWriter:
+    """Writes the rows of one non-Delete dataset: `add` each validated chunk, then `apply`.
+
+    Series ids are assigned here (the submission holds the writer lock, so no one else adds
+    series meanwhile); `first_new` is the first id this dataset created."""
+
+    def __init__(self, conn: Connection, tables: FlowTables, dataflow: str) -> None:
+        self.conn, self.tables, self.dataflow = conn, tables, dataflow
+        series = tables.series
+        top = conn.execute(select(func.max(series.c.series_id))).scalar()
+        self.first_new = self.next_id = (top or 0) + 1
+        self._lookups = (
+            conn.execute(
+                select(series.c.series_id).where(series.c.dataflow == dataflow).limit(1)
+            ).first()
+            is not None
+        )
+        self._ids: dict[tuple, int] = {}
+        self._seen = bytearray()  # per series id: 1 once a run of it was staged
+        self._run: int | None = None  # the series of the run in progress
+        self._periods: set[str] = set()
+        self._values: tuple | None = None  # its series-level attribute values
+        self.reopened = False  # some series came back after another: check the stage at the end
+        self.series = 0
+        self.staged = 0
+        self.existing = False  # some staged rows are of series that existed before this dataset
+        columns = set(tables.stage.c.keys())
+        self._value_names = [c for c in tables.stored if c in columns]
+
+    # -- series keys --------------------------------------------------------------------------
+    def _resolve(self, keys: set[tuple]) -> None:
+        series, dims = self.tables.series, self.tables.dimensions
+        if len(self._ids) + len(keys) > CACHE_SERIES:
+            self._ids.clear()
+            self._lookups = True  # series made earlier in this dataset are in the table now
+        if self._lookups:
+            wanted = list(keys)
+            key = tuple_(*[series.c[d] for d in dims])
+            for start in range(0, len(wanted), LOOKUP_BATCH):
+                batch = wanted[start : start + LOOKUP_BATCH]
+                rows = self.conn.execute(
+                    select(series.c.series_id, *[series.c[d] for d in dims]).where(
+                        series.c.dataflow == self.dataflow, key.in_(batch)
+                    )
+                )
+                for row in rows:
+                    self._ids[tuple(row[1:])] = row[0]
+            keys = {k for k in keys if k not in self._ids}
+        if not keys:
+            return
+        new = []
+        for key in sorted(keys):
+            self._ids[key] = self.next_id
+            new.append((self.next_id, self.dataflow, *key))
+            self.next_id += 1
+        names = ", ".join(f'"{c}"' for c in ("series_id", "dataflow", *dims))
+        _bulk_insert(self.conn, series.name, names, new)
+
+    # -- rows ---------------------------------------------------------------------------------
+    def add(self, columns: dict[str, Sequence[str | None]], n: int) -> Trouble:
+        """Stage `n` rows (full keys) and report the duplicates and contradictions they bring.
+
+        Work per row stays in C (zip, compare, repeat); Python runs once per series run."""
+        keys = list(zip(*[columns[d] for d in self.tables.dimensions], strict=True))
+        starts = [0, *compress(range(1, n), map(ne, keys, keys[1:]))]
+        run_keys = [keys[s] for s in starts]
+        missing = set(run_keys).difference(self._ids)
+        if missing:
+            self._resolve(missing)
+        run_ids = list(map(self._ids.__getitem__, run_keys))
+        lengths = list(map(sub, [*starts[1:], n], starts))
+        ids = list(chain.from_iterable(map(repeat, run_ids, lengths)))
+        trouble = Trouble()
+        runs = list(zip(run_ids, starts, [*starts[1:], n], strict=True))
+        if not self._quick_checks(runs, ids, columns, n):
+            for sid, start, end in runs:
+                self._check_run(sid, start, end, columns, trouble)
+        names = [c for c in self._value_names if c in columns]
+        data = [ids, columns[self.tables.time], *[columns[c] for c in names]]
+        quoted = ", ".join(f'"{c}"' for c in ("series_id", self.tables.time, *names))
+        _bulk_insert(self.conn, self.tables.stage.name, quoted, list(zip(*data, strict=True)))
+        self.staged += n
+        self.existing = self.existing or min(run_ids) < self.first_new
+        return trouble
+
+    def _quick_checks(
+        self, runs: list[tuple[int, int, int]], ids: list[int], columns: dict, n: int
+    ) -> bool:
+        """The common case, checked for the whole chunk at once: every period once per series,
+        every series-level attribute constant within each run. False: look run by run."""
+        periods = columns[self.tables.time]
+        if None in periods or len(set(zip(ids, periods, strict=True))) != n:
+            return False
+        first_id, first_start, first_end = runs[0]
+        continued = first_id == self._run
+        if continued and not self._periods.isdisjoint(periods[first_start:first_end]):
+            return False
+        given = [(i, columns[a]) for i, a in enumerate(self.tables.series_level) if a in columns]
+        for position, column in given:
+            firsts = [column[start] for _, start, _ in runs]
+            if None in firsts:
+                return False
+            spread = [
+                repeat(v, end - start) for v, (_, start, end) in zip(firsts, runs, strict=True)
+            ]
+            if list(chain.from_iterable(spread)) != list(column):
+                return False
+            before = self._values[position] if continued and self._values else None
+            if before is not None and before != firsts[0]:
+                return False
+        self._advance(runs, periods, given, continued)
+        return True
+
+    def _advance(
+        self,
+        runs: list[tuple[int, int, int]],
+        periods: Sequence,
+        given: list[tuple[int, Sequence]],
+        continued: bool,
+    ) -> None:
+        """Bring the run state past a chunk that passed the quick checks."""
+        last_id, start, end = runs[-1]
+        if continued and len(runs) == 1:
+            self._periods.update(periods[start:end])
+            values = list(self._values or [None] * len(self.tables.series_level))
+        else:
+            for sid, _, _ in runs[1:] if continued else runs:
+                self._open(sid)
+            self._periods = set(periods[start:end])
+            values = [None] * len(self.tables.series_level)
+        for position, column in given:
+            values[position] = column[start]
+        self._values = tuple(values)
+
+    def _check_run(self, sid: int, start: int, end: int, columns: dict, trouble: Trouble) -> None:
+        """One run (rows start..end of one series), checked row by row against what the run
+        gave before (the rare path: something is repeated, contradicted or missing)."""
+        if sid != self._run:
+            self._open(sid)
+        periods = columns[self.tables.time]
+        seen = self._periods
+        for i in range(start, end):
+            period = periods[i]
+            if period is None:
+                continue
+            if period in seen:
+                trouble.duplicates.append(i)
+            seen.add(period)
+        attributes = [(a, columns.get(a)) for a in self.tables.series_level]
+        if self._values is None:
+            self._values = tuple([None] * len(attributes))
+        values = list(self._values)
+        for position, (name, column) in enumerate(attributes):
+            if column is None:
+                continue
+            for i in range(start, end):
+                value = column[i]
+                if value is None:
+                    continue
+                if values[position] is None:
+                    values[position] = value
+                elif value != values[position]:
+                    trouble.inconsistent.append((i, name))
+                    break
+        self._values = tuple(values)
+
+    def _open(self, sid: int) -> None:
+        """A run of series `sid` starts (a reopened series if a run of it was seen before)."""
+        self._run, self._periods, self._values = sid, set(), None
+        if sid >= len(self._seen):
+            self._seen.extend(bytes(max(sid + 1 - len(self._seen), 4096)))
+        if self._seen[sid]:
+            self.reopened = True
+        else:
+            self._seen[sid] = 1
+            self.series += 1
+
+    # -- the end of the dataset ---------------------------------------------------------------
+    def stage_duplicates(self, limit: int) -> list[tuple[str, int]]:
+        """(key, count) of observations the stage holds more than once (after a reopened run)."""
+        stage, series = self.tables.stage, self.tables.series
+        time = stage.c[self.tables.time]
+        query = (
+            select(
+                *[series.c[d] for d in self.tables.dimensions],
+                time,
+                func.count(),
+            )
+            .select_from(stage.join(series, series.c.series_id == stage.c.series_id))
+            .where(time.is_not(None))
+            .group_by(stage.c.series_id, time, *[series.c[d] for d in self.tables.dimensions])
+            .having(func.count() > 1)
+            .limit(limit)
+        )
+        return [(".".join(row[:-2]) + " " + row[-2], row[-1]) for row in self.conn.execute(query)]
+
+    def stage_contradictions(self, limit: int) -> list[tuple[str, str]]:
+        """(series key, attribute) where the stage gives one series two values of a series-level
+        attribute (after a reopened run)."""
+        stage, series = self.tables.stage, self.tables.series
+        level = [a for a in self.tables.series_level if a in stage.c]
+        if not level:
+            return []
+        dims = [series.c[d] for d in self.tables.dimensions]
+        counts = [func.count(stage.c[a].distinct()) for a in level]
+        query = (
+            select(*dims, *counts)
+            .select_from(stage.join(series, series.c.series_id == stage.c.series_id))
+            .group_by(stage.c.series_id, *dims)
+            .having(or_(*[c > 1 for c in counts]))
+            .limit(limit)
+        )
+        found = []
+        for row in self.conn.execute(query):
+            key = ".".join(row[: len(dims)])
+            found += [(key, a) for a, n in zip(level, row[len(dims) :], strict=True) if n > 1]
+        return found
+
+    def apply_group(self, key: dict[str, str], attributes: dict[str, str]) -> None:
+        """Give the staged rows of a group's series (those matching its partial key) the group's
+        attribute values, where the rows do not give their own."""
+        stage, series = self.tables.stage, self.tables.series
+        values = {a: func.coalesce(stage.c[a], v) for a, v in attributes.items() if a in stage.c}
+        if not values:
+            return
+        members = select(series.c.series_id).where(
+            series.c.dataflow == self.dataflow,
+            *[series.c[d] == v for d, v in key.items() if d in series.c],
+        )
+        self.conn.execute(update(stage).where(stage.c.series_id.in_(members)).values(**values))
+
+    def apply(
+        self, op: Operation, *, submission: int, at: datetime, provider: str | None
+    ) -> Counts:
+        """Apply the staged rows as `op` (APPEND, MERGE or REPLACE)."""
+        counts = Counts(series=self.series)
+        tables, stage = self.tables, self.tables.stage
+        new = stage.c.series_id >= self.first_new
+        given = stage.c[tables.time].is_not(None)
+        copied = [tables.time, *tables.stored]
+        inserted = self.conn.execute(
+            tables.versions.insert()
+            .from_select(
+                ["series_id", *copied, "value_num", "provider", "opened_by", "valid_from"],
+                select(
+                    stage.c.series_id,
+                    *[stage.c[c] for c in copied],
+                    cast(stage.c[tables.values[0]], Float),
+                    literal(provider, String),
+                    literal(submission),
+                    literal(at, DateTime(timezone=True)),
+                ).where(new, given),
+            )
+            .execution_options(preserve_rowcount=True)
+        )
+        counts.inserted += inserted.rowcount
+        if not self.existing:
+            return counts
+        _classify_staged(self.conn, tables, op, self.first_new)
+        if op != Operation.APPEND and tables.series_level:
+            _series_rows(self.conn, tables)
+        tallies = _commit_work(self.conn, tables, submission, at, provider)
+        given_rows = self.conn.execute(select(func.count()).where(~new, given)).scalar_one()
+        counts.inserted += tallies.get("I", 0)
+        counts.updated += tallies.get("C", 0) + tallies.get("S", 0)
+        counts.unchanged += given_rows - tallies.get("I", 0) - tallies.get("C", 0)
+        return counts
+
+
+def _bulk_insert(conn: Connection, table: str, quoted: str, rows: list[tuple]) -> None:
+    """executemany on SQLite, COPY on PostgreSQL."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.cursor()
+        with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    placeholders = ", ".join("?" for _ in rows[0])
+    conn.connection.cursor().executemany(
+        f'INSERT INTO "{table}" ({quoted}) VALUES ({placeholders})', rows
+    )
+
+
+def _classify_staged(conn: Connection, tables: FlowTables, op: Operation, first_new: int) -> None:
+    """The staged observations of existing series, with the values they would have and whether
+    they are new (I), changed (C) or unchanged (U), into the work table (unchanged ones left out)."""
+    v, stage = tables.versions, tables.stage
+    time = tables.time
+    on = and_(
+        v.c.series_id == stage.c.series_id, v.c[time] == stage.c[time], v.c.valid_to.is_(None)
+    )
+    new: dict[str, ColumnElement] = {}
+    for name in (PERIOD_START, PERIOD_END):
+        new[name] = func.coalesce(stage.c[name], v.c[name])
+    for name in tables.values:
+        replaced = op == Operation.REPLACE and name in tables.observation_level
+        new[name] = stage.c[name] if replaced else func.coalesce(stage.c[name], v.c[name])
+    if op == Operation.APPEND:  # never change a stored value
+        new = {k: case((v.c.pk.is_(None), stage.c[k]), else_=v.c[k]) for k in new}
+    differs = or_(*[v.c[n].is_distinct_from(new[n]) for n in tables.values])
+    status = case((v.c.pk.is_(None), "I"), (differs, "C"), else_="U")
+    classified = (
+        select(
+            v.c.pk.label("old_pk"),
+            status.label("status"),
+            stage.c.series_id,
+            stage.c[time],
+            *[value.label(name) for name, value in new.items()],
+        )
+        .select_from(stage.outerjoin(v, on))
+        .where(stage.c.series_id < first_new, stage.c[time].is_not(None))
+        .subquery()
+    )
+    names = ["old_pk", "status", "series_id", time, *new]
+    conn.execute(
+        tables.work.insert().from_select(
+            names, select(*[classified.c[n] for n in names]).where(classified.c.status != "U")
+        )
+    )
+
+
+def _series_rows(conn: Connection, tables: FlowTables) -> None:
+    """Series given without observations: their series-level values on all their current
+    observations (into the work table as changes of status S)."""
+    v, stage = tables.versions, tables.stage
+    time = tables.time
+    if (
+        conn.execute(select(stage.c.series_id).where(stage.c[time].is_(None)).limit(1)).first()
+        is None
+    ):
+        return
+    on = and_(v.c.series_id == stage.c.series_id, v.c.valid_to.is_(None))
+    new = {name: v.c[name] for name in tables.stored}
+    for name in tables.series_level:
+        new[name] = func.coalesce(stage.c[name], v.c[name])
+    differs = or_(*[v.c[n].is_distinct_from(new[n]) for n in tables.series_level])
+    conn.execute(
+        tables.work.insert().from_select(
+            ["old_pk", "status", "series_id", time, *new],
+            select(v.c.pk, literal("S"), v.c.series_id, v.c[time], *new.values())
+            .select_from(stage.join(v, on))
+            .where(stage.c[time].is_(None), differs),
+        )
+    )
+
+
+def _commit_work(
+    conn: Connection, tables: FlowTables, submission: int, at: datetime, provider: str | None
+) -> dict[str, int]:
+    """Close the current rows the work table changes (status C or S) and insert the new versions
+    (I, C, S); the rows of each status, counted."""
+    v, work = tables.versions, tables.work
+    tallies = dict(conn.execute(select(work.c.status, func.count()).group_by(work.c.status)).all())
+    changed = ("C", "S")
+    conn.execute(
+        update(v)
+        .where(v.c.pk.in_(select(work.c.old_pk).where(work.c.status.in_(changed))))
+        .values(valid_to=at, closed_by=submission)
+    )
+    copied = [tables.time, *tables.stored]
+    conn.execute(
+        v.insert().from_select(
+            ["series_id", *copied, "value_num", "provider", "opened_by", "valid_from"],
+            select(
+                work.c.series_id,
+                *[work.c[c] for c in copied],
+                cast(work.c[tables.values[0]], Float),
+                literal(provider, String),
+                literal(submission),
+                literal(at, DateTime(timezone=True)),
+            ).where(work.c.status.in_(("I", *changed))),
+        )
+    )
+    conn.execute(work.delete())
+    return tallies
+
+
+# -- Delete datasets ------------------------------------------------------------------------------
+
+
+def stage_deletions(
+    conn: Connection, tables: FlowTables, columns: dict[str, Sequence[str | None]], first_row: int
+) -> None:
+    """Stage the rows of a Delete dataset: what they match (dimensions and period, None = any)
+    and whether they name values (then only those values go)."""
+    n = len(next(iter(columns.values()))) if columns else 1
+    names = [
+        c.name for c in tables.partial.columns if c.name in columns and c.name not in ("row_no",)
+    ]
+    data: list = [columns[name] for name in names]
+    named = [0] * n
+    for value_column in tables.values:
+        for i, value in enumerate(columns.get(value_column, ())):
+            if value is not None:
+                named[i] = 1
+    names += ["row_no", "named"]
+    data += [range(first_row, first_row + n), named]
+    quoted = ", ".join(f'"{c}"' for c in names)
+    _bulk_insert(conn, tables.partial.name, quoted, list(zip(*data, strict=True)))
+
+
+def apply_deletions(
+    conn: Connection,
+    tables: FlowTables,
+    *,
+    dataflow: str,
+    submission: int,
+    at: datetime,
+    provider: str | None,
+    scope: dict[str, frozenset[str]] | None,
+) -> Counts:
+    """Apply the staged Delete rows: observations matched by a row naming no values are closed;
+    a row naming attribute values gives a new version without them (naming the measure deletes
+    the observation)."""
+    obs, doomed = tables.obs, tables.partial
+    counts = Counts()
+    dims = [doomed.c[d] for d in tables.dimensions]
+    counts.series = conn.execute(
+        select(func.count()).select_from(select(*dims).distinct().subquery())
+    ).scalar_one()
+    match = [or_(doomed.c[k].is_(None), doomed.c[k] == obs.c[k]) for k in tables.key]
+    scoped = [obs.c[d].in_(sorted(codes)) for d, codes in (scope or {}).items() if d in obs.c]
+    base = and_(obs.c.dataflow == dataflow, obs.c.valid_to.is_(None), *scoped)
+    named = and_(*match, doomed.c.named == 1)
+    blank = {
+        n: case(
+            (select(literal(1)).where(named, doomed.c[n].is_not(None)).exists(), null()),
+            else_=obs.c[n],
+        )
+        for n in tables.values[1:]
+    }
+    measure_named = (
+        select(literal(1)).where(named, doomed.c[tables.values[0]].is_not(None)).exists()
+    )
+    whole = select(literal(1)).where(*match, doomed.c.named == 0).exists()
+    gone = select(obs.c.pk).where(base, or_(whole, measure_named))
+    v = tables.versions
+    counts.deleted += conn.execute(
+        update(v).where(v.c.pk.in_(gone)).values(valid_to=at, closed_by=submission)
+    ).rowcount
+    keep = [obs.c[n] for n in (PERIOD_START, PERIOD_END, tables.values[0])]
+    conn.execute(
+        tables.work.insert().from_select(
+            ["old_pk", "series_id", tables.time, PERIOD_START, PERIOD_END, *tables.values],
+            select(obs.c.pk, obs.c.series_id, obs.c[tables.time], *keep, *blank.values()).where(
+                base, select(literal(1)).where(named).exists()
+            ),
+        )
+    )
+    differs = select(literal(1)).where(
+        v.c.pk == tables.work.c.old_pk,
+        or_(*[v.c[n].is_distinct_from(tables.work.c[n]) for n in tables.values]),
+    )
+    conn.execute(update(tables.work).values(status=case((differs.exists(), "C"), else_="U")))
+    tallies = _commit_work(conn, tables, submission, at, provider)
+    counts.updated += tallies.get("C", 0)
+    counts.unchanged += tallies.get("U", 0)
+    return counts
+
+
+# -- whole submissions ----------------------------------------------------------------------------
+
+
+def _visible_from(conn: Connection, submission: int) -> datetime | None:
+    """When a submission's versions became (or become) visible: their valid_from, and the
+    valid_to of the versions it closed."""
+    return conn.execute(
+        select(submissions.c.visible_from).where(submissions.c.id == submission)
+    ).scalar()
+
+
+def embargoed_closed(
+    conn: Connection, tables: FlowTables, submission: int, at: datetime, now: datetime
+) -> tuple[str, datetime] | None:
+    """A version `submission` (visible from `at`) closed that is still under embargo (its key
+    and release time), if any: writing over a pending release is refused until it happens or is
+    cancelled."""
+    v, series = tables.versions, tables.series
+    row = conn.execute(
+        select(*[series.c[d] for d in tables.dimensions], v.c[tables.time], v.c.valid_from)
+        .select_from(v.join(series, series.c.series_id == v.c.series_id))
+        .where(v.c.valid_to == at, v.c.closed_by == submission, v.c.valid_from > now)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return ".".join(str(value) for value in row[:-1]), row[-1]
+
+
+def revert(
+    conn: Connection,
+    tables: FlowTables,
+    submission: int,
+    by: int,
+    at: datetime,
+    provider: str | None,
+) -> Counts:
+    """Undo `submission` in this table as a new submission `by`: close what it opened that is
+    still current, and re-open what it closed whose key has no current row now. Keys that later
+    submissions changed are left as they are (their current row is not the submission's)."""
+    v = tables.versions
+    counts = Counts()
+    opened_at = _visible_from(conn, submission)
+    if opened_at is None:
+        return counts
+    copied = ["series_id", tables.time, *tables.stored, "value_num"]
+    closed = conn.execute(
+        update(v)
+        .where(v.c.valid_from == opened_at, v.c.opened_by == submission, v.c.valid_to.is_(None))
+        .values(valid_to=at, closed_by=by)
+    ).rowcount
+    old, current = v.alias("old"), v.alias("current")
+    same_key = [
+        current.c.series_id == old.c.series_id,
+        current.c[tables.time] == old.c[tables.time],
+    ]
+    restorable = select(*[old.c[c] for c in copied]).where(
+        old.c.valid_to == opened_at,
+        old.c.closed_by == submission,
+        ~select(literal(1)).where(current.c.valid_to.is_(None), *same_key).exists(),
+    )
+    restored = conn.execute(
+        v.insert()
+        .from_select(
+            [*copied, "provider", "opened_by", "valid_from"],
+            restorable.add_columns(
+                literal(provider, String), literal(by), literal(at, DateTime(timezone=True))
+            ),
+        )
+        .execution_options(preserve_rowcount=True)
+    ).rowcount
+    both = conn.execute(
+        select(func.count())
+        .select_from(v)
+        .where(
+            v.c.valid_from == at,
+            v.c.opened_by == by,
+            select(literal(1))
+            .where(
+                old.c.valid_to == at,
+                old.c.closed_by == by,
+                old.c.opened_by == submission,
+                old.c.series_id == v.c.series_id,
+                old.c[tables.time] == v.c[tables.time],
+            )
+            .exists(),
+        )
+    ).scalar_one()
+    counts.updated = both
+    counts.inserted = restored - both
+    counts.deleted = closed - both
+    return counts
+
+
+def move_release(conn: Connection, tables: FlowTables, submission: int, at: datetime) -> int:
+    """Make the versions of a pending (embargoed) submission visible from `at` instead; the
+    versions they replace stay visible until then. Returns the versions moved."""
+    v = tables.versions
+    was = _visible_from(conn, submission)
+    moved = conn.execute(
+        update(v).where(v.c.valid_from == was, v.c.opened_by == submission).values(valid_from=at)
+    )
+    conn.execute(
+        update(v).where(v.c.valid_to == was, v.c.closed_by == submission).values(valid_to=at)
+    )
+    return moved.rowcount
+
+
+def cancel_release(conn: Connection, tables: FlowTables, submission: int) -> int:
+    """Undo a pending (embargoed) submission: its versions go, the ones it replaced are current
+    again (nobody saw the difference: nothing of it was visible yet). Returns versions removed."""
+    v = tables.versions
+    was = _visible_from(conn, submission)
+    removed = conn.execute(delete(v).where(v.c.valid_from == was, v.c.opened_by == submission))
+    conn.execute(
+        update(v)
+        .where(v.c.valid_to == was, v.c.closed_by == submission)
+        .values(valid_to=None, closed_by=None)
+    )
+    return removed.rowcount
+
+
+# -- dataset-level attributes ---------------------------------------------------------------------
+
+
+def set_dataset_attributes(
+    conn: Connection,
+    dataflow: str,
+    values: dict[str, str],
+    *,
+    submission: int,
+    at: datetime,
+    provider: str | None,
+) -> None:
+    """Dataset-level attribute values, versioned like observations (same value: no new version)."""
+    table = dataset_attributes
+    for attribute, value in values.items():
+        where = and_(
+            table.c.dataflow == dataflow, table.c.attribute == attribute, table.c.valid_to.is_(None)
+        )
+        stored = conn.execute(select(table.c.value).where(where)).scalar()
+        if stored == value:
+            continue
+        conn.execute(update(table).where(where).values(valid_to=at, closed_by=submission))
+        conn.execute(
+            table.insert().values(
+                dataflow=dataflow,
+                attribute=attribute,
+                value=value,
+                provider=provider,
+                opened_by=submission,
+                valid_from=at,
+            )
+        )
+
+
+def move_dataset_attributes(conn: Connection, submission: int, at: datetime | None) -> None:
+    """Dataset attributes of a pending submission: moved to `at`, or (None) cancelled."""
+    table = dataset_attributes
+    if at is None:
+        conn.execute(delete(table).where(table.c.opened_by == submission))
+        conn.execute(
+            update(table)
+            .where(table.c.closed_by == submission)
+            .values(valid_to=None, closed_by=None)
+        )
+        return
+    conn.execute(update(table).where(table.c.opened_by == submission).values(valid_from=at))
+    conn.execute(update(table).where(table.c.closed_by == submission).values(valid_to=at))

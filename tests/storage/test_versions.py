@@ -1,0 +1,106 @@
+"""`DatasetWriter` finds every repeated observation and every series-level attribute with two
+values in a dataset, however the rows are ordered and cut into chunks: its streaming checks (run
+by run, chunk by chunk) plus the set-based check over the stage after a reopened series are
+compared with a plain reference over the whole dataset."""
+
+import random
+
+import pytest
+from sqlalchemy import func, select
+
+from app.services.structures import Structures
+from app.storage import observations as store
+from app.storage import versions
+from app.storage.engine import make_engine
+
+FLOW = ("DSM", "DF_FOREIGN_POP", "1.0")
+CITIZENSHIPS = ("UZB", "RUS", "TJK", "KGZ", "ARM")
+PERIODS = ("2020", "2021", "2022")
+UNITS = ("PS", "NUMBER", None)
+
+
+def _rows(rng: random.Random) -> list[dict]:
+    """Rows in runs of one series (as messages usually come), sometimes a series coming back,
+    sometimes a repeated period or a second unit."""
+    rows = []
+    for _ in range(rng.randint(1, 8)):
+        citizenship = rng.choice(CITIZENSHIPS)
+        unit = rng.choice(UNITS[:2])
+        for period in rng.sample(PERIODS, rng.randint(1, 3)):
+            rows.append({"CITIZENSHIP": citizenship, "TIME_PERIOD": period, "UNIT_MEASURE": unit})
+        if rng.random() < 0.2:
+            rows.append(dict(rows[-1]))  # a repeated observation
+        if rng.random() < 0.2:
+            rows[-1]["UNIT_MEASURE"] = rng.choice(UNITS)
+    return rows
+
+
+def _columns(flow, rows: list[dict]) -> dict[str, list]:
+    fixed = {"FREQ": "A", "REF_AREA": "KAZ", "SEX": "F", "AGE": "_T", "DATA_SOURCE": "NSO"}
+    columns: dict[str, list] = {d: [] for d in flow.dimensions}
+    columns.update({"TIME_PERIOD": [], "OBS_VALUE": [], "UNIT_MEASURE": []})
+    for i, row in enumerate(rows):
+        for d in flow.dimensions:
+            columns[d].append(row.get(d, fixed.get(d)))
+        columns["TIME_PERIOD"].append(row["TIME_PERIOD"])
+        columns["OBS_VALUE"].append(str(i))
+        columns["UNIT_MEASURE"].append(row["UNIT_MEASURE"])
+    return columns
+
+
+def _reference(rows: list[dict]) -> tuple[set[tuple], set[str], int]:
+    seen: set[tuple] = set()
+    repeated: set[tuple] = set()
+    units: dict[str, set] = {}
+    for row in rows:
+        key = (row["CITIZENSHIP"], row["TIME_PERIOD"])
+        if key in seen:
+            repeated.add(key)
+        seen.add(key)
+        if row["UNIT_MEASURE"] is not None:
+            units.setdefault(row["CITIZENSHIP"], set()).add(row["UNIT_MEASURE"])
+    contradicted = {c for c, values in units.items() if len(values) > 1}
+    return repeated, contradicted, len({r["CITIZENSHIP"] for r in rows})
+
+
+@pytest.fixture
+def flow_and_engine(database_url):
+    engine = make_engine(database_url)
+    flow = Structures(engine).flows()[FLOW]
+    yield flow, engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_streaming_checks_agree_with_the_whole_dataset(flow_and_engine, seed):
+    flow, engine = flow_and_engine
+    rng = random.Random(seed)
+    tables = store.tables_for(flow)
+    citizenship = flow.dimensions.index("CITIZENSHIP")
+    for _ in range(5):
+        rows = _rows(rng)
+        columns = _columns(flow, rows)
+        cuts = sorted(rng.sample(range(1, len(rows)), min(len(rows) - 1, rng.randint(0, 3))))
+        with engine.begin() as conn:
+            store.ensure(conn, tables)
+            writer = versions.DatasetWriter(conn, tables, flow.ref)
+            repeated, contradicted = set(), set()
+            for start, end in zip([0, *cuts], [*cuts, len(rows)], strict=True):
+                chunk = {name: values[start:end] for name, values in columns.items()}
+                trouble = writer.add(chunk, end - start)
+                for row in trouble.duplicates:
+                    repeated.add((chunk["CITIZENSHIP"][row], chunk["TIME_PERIOD"][row]))
+                for row, _ in trouble.inconsistent:
+                    contradicted.add(chunk["CITIZENSHIP"][row])
+            if writer.reopened:
+                for key, _count in writer.stage_duplicates(100):
+                    series_key, period = key.split(" ")
+                    repeated.add((series_key.split(".")[citizenship], period))
+                for key, _attribute in writer.stage_contradictions(100):
+                    contradicted.add(key.split(".")[citizenship])
+            staged = conn.execute(select(func.count()).select_from(tables.stage)).scalar()
+            conn.rollback()
+        want_repeated, want_contradicted, series = _reference(rows)
+        assert (repeated, contradicted) == (want_repeated, want_contradicted), rows
+        assert writer.series == series
+        assert staged == len(rows)
