@@ -26,6 +26,7 @@ from app.api.ratelimit import RateLimit, UploadSlots
 from app.auth.oidc import Claims, OidcVerifier
 from app.auth.tokens import resolve_secret
 from app.clock import Clock
+from app.services.access import Grants
 from app.services.audit import AuditSink
 from app.services.counters import open_counters
 from app.services.structures import Structures, upgrade_observation_tables
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.counters = counters
     app.state.uploads = UploadSlots(counters, settings.max_concurrent_uploads)
     app.state.oidc = oidc_verifier(settings)
+    app.state.grants = Grants(engine)
     errors.install(app)
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type

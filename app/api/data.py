@@ -1,6 +1,8 @@
 """SDMX REST data queries: v1 `/rest/data/{flowRef}/{key}/{providerRef}` and v2
 `/rest/v2/data/{context}/{agencyID}/{resourceID}/{version}/{key}`. Parse, prepare, stream."""
 
+import functools
+import itertools
 from collections.abc import Iterator
 from hashlib import sha1
 from typing import Annotated
@@ -15,7 +17,6 @@ from app.errors import BadRequest, NotAcceptable, NotFound
 from app.formats.media import MediaType
 from app.model.data_query import DataQuery, parse_v1, parse_v2
 from app.model.query import Api, QuerySyntaxError
-from app.services import access as policy
 from app.services.data import prepare, release
 from app.storage.engine import read_snapshot
 from app.writers.data import WRITERS, write_many
@@ -41,6 +42,7 @@ _FORMAT_ALIASES = {
 }
 
 
+@functools.cache
 def _offer(api: Api) -> Offer:
     types = list(WRITERS)
     by_value = {t.value: t for t in types}
@@ -160,9 +162,9 @@ def _answer(  # type: ignore[no-untyped-def]
     _refuse_unwritable(query, media_type)
     csv_options = _csv_options(request, media_type)
     lang = pick_language(request.headers.get("accept-language"))
+    access = request.app.state.grants.access(principal)
     conn = read_snapshot(structures.engine)
     try:
-        access = policy.load(conn, principal)  # on the query's connection: one checkout
         prepared = prepare(
             structures,
             conn,
@@ -195,13 +197,32 @@ def _answer(  # type: ignore[no-untyped-def]
         release(conn)
         return Response(status_code=304, headers=headers)
     try:
-        chunks = write_many(media_type, prepared.responses)
+        whole, chunks = _whole_if_small(write_many(media_type, prepared.responses))
     except BaseException:
         release(conn)
         raise
+    if whole is not None:  # small: one response, without the streaming's thread hops
+        release(conn)
+        return Response(whole, media_type=content_type(media_type), headers=headers)
     return _ClosingResponse(
         _Stream(conn, chunks), media_type=content_type(media_type), headers=headers
     )
+
+
+SMALL = 256 * 1024  # bytes: an answer the writer finishes within this is sent in one piece
+
+
+def _whole_if_small(chunks: Iterator[bytes]) -> tuple[bytes | None, Iterator[bytes]]:
+    """(the whole body, nothing) if the writer finishes within SMALL bytes; otherwise (None,
+    every chunk, those read so far first)."""
+    read: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        read.append(chunk)
+        size += len(chunk)
+        if size > SMALL:
+            return None, itertools.chain(read, chunks)
+    return b"".join(read), iter(())
 
 
 _RESPONSES = {

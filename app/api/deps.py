@@ -13,7 +13,6 @@ from app.auth.oidc import looks_like_jwt
 from app.auth.tokens import PREFIX, Principal
 from app.clock import Clock
 from app.errors import Forbidden, Unauthorized
-from app.services import access as policy
 from app.services.audit import Actor
 from app.services.auth import authenticate
 from app.services.structures import Structures
@@ -86,9 +85,8 @@ def _clock(request: Request) -> Clock:
 def _access(
     request: Request, principal: Annotated[Principal | None, Depends(_principal)]
 ) -> Access:
-    """The principal's grants and the restricted dataflows, read for this request."""
-    with request.app.state.engine.connect() as conn:
-        return policy.load(conn, principal)
+    """The principal's grants and the restricted dataflows (services.access.Grants)."""
+    return request.app.state.grants.access(principal)
 
 
 def actor(request: Request, principal: Principal | None) -> Actor:

@@ -232,12 +232,17 @@ def answer(
     dataflow = registry.get("dataflow", flow.agency, flow.id, flow.version)
     tables = store.tables_for(flow)
     with read_snapshot(structures.engine) as conn:
-        view = policy.view(conn, access, flow.ref, now)
-        found = find(conn, flow, query, view)
+        view = policy.latest_view(access, flow.ref)
         exists = store.exists(conn, tables)
-        stamp = data_queries.stamp(conn, tables, flow.ref, view) if exists else (None, None)
+        probe = data_queries.probe(conn, tables if exists else None, flow.ref, view, now)
+        stamp = probe.stamp
+        if probe.pending and not view.sees_embargoed:
+            view = policy.embargo_view(conn, access, view, now)
+            opened_closed = data_queries.stamp(conn, tables, flow.ref, view) if exists else ()
+            stamp = (*opened_closed, *probe.attributes)
+        found = find(conn, flow, query, view)
         carries = data_queries.CONFIDENTIALITY in tables.obs.c
-        audit = policy.audited_reads(conn, view, access.is_restricted(flow.ref), carries, now)
+        audit = policy.audited_reads(view, access.is_restricted(flow.ref), carries, probe.pending)
     moments = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in (*stamp, structure_stamp) if t]
     version = data_version(flow.ref, stamp, revision, view)
     time_asked = query.components is None or time in query.components

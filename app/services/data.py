@@ -138,10 +138,7 @@ def _labels(
     """A DSD's labels in one language, built once per structure revision (building them walks
     every code of every codelist: most of a small query's time)."""
     key = ("labels", revision, flow_ref, lang)
-    labels = structures.cache.get(key)
-    if labels is None:
-        labels = structures.cache[key] = _Labels(dsd, lang)
-    return labels
+    return structures.remember(key, lambda: _Labels(dsd, lang))  # type: ignore[return-value]
 
 
 def _localised(text: object, lang: str) -> str | None:
@@ -179,6 +176,18 @@ def resolve_flows(
 ) -> list[tuple[CompiledFlow, object]]:
     """The dataflows a data query addresses (with their sdmx1 DSDs), by reference, or 404; a
     dataflow `access` may not see (restricted) is not there."""
+    _, revision, _ = structures.current()
+    key = ("flows", revision, query.context, query.agencies, query.ids, query.versions, query.api)
+    every = structures.remember(key, lambda: _addressed(structures, query))
+    candidates = [c for c in every if access.sees(c[0].ref)]  # type: ignore[attr-defined]
+    if not candidates:
+        what = ",".join(query.ids or ("*",))
+        raise NotFound(f"No dataflow matches {what}")
+    return candidates
+
+
+def _addressed(structures: Structures, query: DataQuery) -> list[tuple[CompiledFlow, object]]:
+    """Every dataflow a data query's reference names, sorted, each once."""
     registry, _, _ = structures.current()
     resource = {"datastructure": "datastructure", "provisionagreement": "provisionagreement"}.get(
         query.context, "dataflow"
@@ -202,11 +211,8 @@ def resolve_flows(
             flow_objects = [artefact.structure_usage]
         for flow_object in flow_objects:
             compiled = flows.get((flow_object.maintainer.id, flow_object.id, flow_object.version))
-            if compiled is not None and access.sees(compiled.ref):
+            if compiled is not None:
                 candidates.append((compiled, flow_object.structure))
-    if not candidates:
-        what = ",".join(query.ids or ("*",))
-        raise NotFound(f"No dataflow matches {what}")
     unique = {c[0].ref: c for c in candidates}
     return [unique[ref] for ref in sorted(unique)]
 
@@ -304,8 +310,15 @@ def _prepare_flow(
 ) -> Prepared:
     """The response of one dataflow (`max_observations`: what is left of the response limit
     `limit`)."""
-    view = policy.view(conn, access, flow.ref, now)
+    view = policy.latest_view(access, flow.ref)
     tables = store.tables_for(flow)
+    exists = _exists(structures, conn, tables)
+    probe = sql.probe(conn, tables if exists else None, flow.ref, view, now)
+    stamp = probe.stamp
+    if probe.pending and not view.sees_embargoed:  # the rare case: a release is ahead
+        view = policy.embargo_view(conn, access, view, now)
+        opened_closed = sql.stamp(conn, tables, flow.ref, view) if exists else (None, None)
+        stamp = (*opened_closed, *probe.attributes)
     time = flow.time_dimension or "TIME_PERIOD"
     at_obs = query.dimension_at_observation
     if at_obs not in ("AllDimensions", time) and at_obs not in flow.dimensions:
@@ -327,12 +340,10 @@ def _prepare_flow(
         order_columns[-1] = ("__period_start", False)
     order = tuple(_sort(query, order_columns, flow))
     selection = selection_for(flow, query, view, columns, order)
-    exists = store.exists(conn, tables)
     statement = None
     if exists:  # built once: counted, then streamed
         build = sql.history_query if query.include_history else sql.current_query
         statement = build(tables, selection)
-    stamp = sql.stamp(conn, tables, flow.ref, view) if exists else (None, None)
     counted = 0
     if statement is not None and max_observations is not None:
         counted = _within_limit(
@@ -353,7 +364,9 @@ def _prepare_flow(
         blocks = _without_measure(blocks, len(ordered))
     first = next(blocks, None)
     datasets = _chain(first, blocks)
-    dataset_attributes = sql.dataset_attribute_values(conn, flow.ref, view) if exists else {}
+    dataset_attributes = (
+        _dataset_attributes(structures, conn, flow.ref, view, probe) if exists else {}
+    )
     if attributes == () and query.attributes not in ("dataset", "all", "dsd"):
         dataset_attributes = {}
     if (
@@ -381,9 +394,31 @@ def _prepare_flow(
         structure_urn=f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={flow.ref}",
     )
     audit = policy.audited_reads(
-        conn, view, access.is_restricted(flow.ref), sql.CONFIDENTIALITY in tables.obs.c, now
+        view, access.is_restricted(flow.ref), sql.CONFIDENTIALITY in tables.obs.c, probe.pending
     )
     return Prepared([response], version, modified, first is None, audit, counted)
+
+
+def _exists(structures: Structures, conn: Connection, tables: store.FlowTables) -> bool:
+    """Whether the DSD's tables exist (remembered once they do: they are never dropped)."""
+    key = ("tables", tables.name)
+    if structures.cache.get(key):
+        return True
+    found = store.exists(conn, tables)
+    if found:
+        structures.remember(key, lambda: True)
+    return found
+
+
+def _dataset_attributes(
+    structures: Structures, conn: Connection, flow_ref: str, view: sql.View, probe: sql.Probe
+) -> dict[str, str]:
+    """The dataset-level attribute values `view` sees: remembered per version of them while no
+    release is pending (they change only with a submission that moves `probe.attributes`)."""
+    if view.now is not None:
+        return sql.dataset_attribute_values(conn, flow_ref, view)
+    key = ("dataset attributes", flow_ref, view.sees_embargoed, probe.attributes)
+    return structures.remember(key, lambda: sql.dataset_attribute_values(conn, flow_ref, view))  # type: ignore[return-value]
 
 
 def data_version(flow_ref: str, stamp: tuple, revision: int, view: sql.View) -> str:
@@ -460,10 +495,11 @@ def _blocks(
     table does not exist yet), each yielded only if it has rows."""
     if statement is None:
         return
+    values = sql.params(selection)
     if query.include_history:
-        yield from _history_blocks(sql.stream(conn, statement))
+        yield from _history_blocks(sql.stream(conn, statement, values))
         return
-    current = _peeked(sql.stream(conn, statement))
+    current = _peeked(sql.stream(conn, statement, values))
     if current is not None:
         yield DatasetBlock(current, action="Replace" if query.updated_after else "Information")
     if query.updated_after is not None:
@@ -498,7 +534,7 @@ def _within_limit(
         bound = _flow_rows(structures, conn, tables, flow.ref, query.include_history, stamp)
     if bound <= cap:
         return bound
-    return sql.count_upto(conn, statement, cap)
+    return sql.count_upto(conn, statement, sql.params(selection), cap)
 
 
 def _flow_rows(
@@ -512,10 +548,7 @@ def _flow_rows(
     """How many rows (current ones, or every version) the dataflow holds: a bound on any query
     of it, counted once per data version (the count reads the whole dataflow's index)."""
     key = ("rows", flow_ref, history, stamp)
-    rows = structures.cache.get(key)
-    if rows is None:
-        rows = structures.cache[key] = sql.flow_rows(conn, tables, flow_ref, history)
-    return rows  # type: ignore[return-value]
+    return structures.remember(key, lambda: sql.flow_rows(conn, tables, flow_ref, history))  # type: ignore[return-value]
 
 
 # the most observations one series holds, for the response limit: daily data over 50 years

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,8 @@ from app.services.registry import Registry
 from app.storage import observations
 from app.storage import structures as store
 from app.writers.structure import write
+
+CACHE_ENTRIES = 256  # rendered structure answers, labels, values derived from data versions
 
 
 def structure_files(paths: Iterable[Path]) -> list[Path]:
@@ -273,6 +275,17 @@ class Structures:
         self.cache: dict[tuple, object] = {}  # rendered answers, labels; keyed by revision
         self._flows: tuple[int, dict[tuple[str, str, str], CompiledFlow]] | None = None
 
+    def remember(self, key: tuple, compute: Callable[[], object]) -> object:
+        """`cache[key]`, computed on first use (the cache is emptied when it holds
+        CACHE_ENTRIES: its keys carry revisions and data versions, so old entries are never
+        asked for again)."""
+        found = self.cache.get(key)
+        if found is None:
+            if len(self.cache) >= CACHE_ENTRIES:
+                self.cache.clear()
+            found = self.cache[key] = compute()
+        return found
+
     def current(self) -> tuple[Registry, int, datetime]:
         """The registry, its revision and last-change time, rebuilt if the database moved on."""
         now = time.monotonic()
@@ -450,9 +463,7 @@ def render(
     header = Header(id=f"DSM_{uuid.uuid4().hex[:12].upper()}", prepared=datetime.now(UTC))
     body = write(media_type, StructureResponse(header, shaped, lang, structure_url))
     rendered = Rendered(body, revision, stamp)
-    if len(structures.cache) >= 256:
-        structures.cache.clear()
-    structures.cache[key] = rendered
+    structures.remember(key, lambda: rendered)
     return rendered
 
 

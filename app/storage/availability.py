@@ -23,7 +23,7 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.model.data import PERIOD_END, PERIOD_START
-from app.storage.data_queries import STREAM_ROWS, Selection, _source
+from app.storage.data_queries import STREAM_ROWS, Selection, _p, _source, params
 from app.storage.observations import FlowTables
 
 
@@ -40,7 +40,7 @@ def _matching(
     """The rows a data query with this selection would return (first/last N, offset and limit
     aside: availability describes the cube, not a page of it)."""
     obs = tables.obs
-    extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
+    extra = () if selection.updated_after is None else (obs.c.valid_from > _p("ua"),)
     return _source(tables, selection, needed, extra)
 
 
@@ -49,7 +49,8 @@ def summary(conn: Connection, tables: FlowTables, selection: Selection) -> Summa
     row = conn.execute(
         select(func.count(), func.min(obs.c[PERIOD_START]), func.max(obs.c[PERIOD_END])).where(
             *where
-        )
+        ),
+        params(selection),
     ).one()
     return Summary(int(row[0] or 0), row[1], row[2])
 
@@ -58,7 +59,9 @@ def series(conn: Connection, tables: FlowTables, selection: Selection) -> Iterat
     """The distinct series keys (tuples in `tables.dimensions` order), streamed."""
     obs, where = _matching(tables, selection, tables.dimensions)
     query = select(*[obs.c[d] for d in tables.dimensions]).where(*where).distinct()
-    result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+    result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+        query, params(selection)
+    )
     for row in result:
         yield tuple(row)
 
@@ -72,4 +75,4 @@ def values(conn: Connection, tables: FlowTables, selection: Selection, column: s
         .distinct()
         .order_by(obs.c[column])
     )
-    return [row[0] for row in conn.execute(query)]
+    return [row[0] for row in conn.execute(query, params(selection))]

@@ -18,23 +18,46 @@ from its release time, and the versions it replaces valid until then):
 - changes after t (`updatedAfter`): visible rows with `valid_from > t`; deletions: visible rows
   closed after t whose key has no visible row now (a value turned confidential looks deleted);
 - history: every visible version, ordered by validity (a closing still embargoed shows as open).
+
+Statements carry their values as bound parameters named after what they hold (`dataflow`,
+`k0_FREQ`, `now`...): `params(selection)` gives the values, and a statement depends only on
+the selection's *shape* (which parts it has, which columns, how many keys), so each shape is
+built and compiled once and reused (`statement`). Building a SQLAlchemy statement and its cache
+key costs more than running a single-series query.
 """
 
-from collections.abc import Iterable, Iterator
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from threading import Lock
 
-from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import FromClause, Select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from app.model.data import PERIOD_END, PERIOD_START
 from app.storage.observations import FlowTables
-from app.storage.schema import dataset_attributes
+from app.storage.schema import dataset_attributes, submissions
 
 STREAM_ROWS = 5_000
+FIRST_ROWS = 10_000  # PostgreSQL: rows read on an ordinary cursor before streaming (`stream`)
 CONFIDENTIALITY = "CONF_STATUS"  # the SDMX cross-domain concept; absent or F means free
 FREE = "F"
+STATEMENTS = 512  # built statements kept (one per shape of selection)
+LIKE_ESCAPE = "/"
 
 
 @dataclass(frozen=True)
@@ -75,17 +98,133 @@ class Selection:
     view: View = field(default_factory=View)
 
 
-def _condition(obs, condition: Condition) -> ColumnElement:
+# -- parameters and shapes --------------------------------------------------------------------
+
+
+def _p(name: str, expanding: bool = False) -> BindParameter:
+    return bindparam(name, expanding=expanding)
+
+
+def _like(value: str) -> str:
+    return (
+        value.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
+_PATTERNS = {"co": "%{}%", "nc": "%{}%", "sw": "{}%", "ew": "%{}"}
+
+
+def params(selection: Selection, **extra: object) -> dict[str, object]:
+    """The values of a selection's bound parameters (see `shape` for the names)."""
+    values: dict[str, object] = {"dataflow": selection.dataflow, **extra}
+    for i, key in enumerate(selection.keys):
+        for dim, codes in key.items():
+            values[f"k{i}_{dim}"] = list(codes)
+    if selection.providers is not None:
+        values["providers"] = list(selection.providers)
+    values.update(_condition_values(selection.conditions))
+    for name, value in (
+        ("ws", selection.window_start),
+        ("we", selection.window_end),
+        ("at", _at(selection)),
+        ("ua", selection.updated_after),
+        ("now", selection.view.now),
+        ("fn", selection.first_n),
+        ("ln", selection.last_n),
+        ("lim", selection.limit),
+    ):
+        if value is not None:
+            values[name] = value
+    if selection.offset:
+        values["off"] = selection.offset
+    if selection.view.pending:
+        values["pending"] = list(selection.view.pending)
+    return values
+
+
+def _condition_values(conditions: list[list[list[Condition]]]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for g, group in enumerate(conditions):
+        for a, alternative in enumerate(group):
+            for c, condition in enumerate(alternative):
+                value: object = condition.value
+                if condition.op in _PATTERNS:
+                    value = _PATTERNS[condition.op].format(_like(condition.value))
+                elif condition.numeric:
+                    value = float(condition.value)
+                values[f"c{g}_{a}_{c}"] = value
+    return values
+
+
+def shape(selection: Selection) -> tuple:
+    """What a statement for `selection` depends on besides its parameter values."""
+    view = selection.view
+    return (
+        selection.columns,
+        selection.order,
+        selection.series,
+        tuple(tuple(key) for key in selection.keys),
+        selection.providers is not None,
+        tuple(
+            tuple(tuple((c.column, c.op, c.numeric) for c in alt) for alt in group)
+            for group in selection.conditions
+        ),
+        tuple(
+            v is not None
+            for v in (
+                selection.window_start,
+                selection.window_end,
+                selection.as_of,
+                selection.updated_after,
+                selection.first_n,
+                selection.last_n,
+                selection.limit,
+            )
+        ),
+        bool(selection.offset),
+        view.now is not None,
+        view.confidential,
+        bool(view.pending),
+    )
+
+
+_statements: OrderedDict[tuple, object] = OrderedDict()
+_lock = Lock()
+
+
+def statement(key: tuple, build: Callable[[], object]):
+    """The statement for `key` (what it depends on besides parameter values), built once (an LRU
+    of STATEMENTS)."""
+    with _lock:
+        found = _statements.get(key)
+        if found is not None:
+            _statements.move_to_end(key)
+            return found
+    built = build()
+    with _lock:
+        _statements[key] = built
+        if len(_statements) > STATEMENTS:
+            _statements.popitem(last=False)
+    return built
+
+
+# -- the WHERE clause -------------------------------------------------------------------------
+
+
+def _condition(obs, condition: Condition, name: str) -> ColumnElement:
+    value = _p(name)
     if condition.op == "period_ge":  # the period ends after the bound's start
-        return obs.c[PERIOD_END] > condition.value
+        return obs.c[PERIOD_END] > value
     if condition.op == "period_gt":
-        return obs.c[PERIOD_START] >= condition.value
+        return obs.c[PERIOD_START] >= value
     if condition.op == "period_le":  # the period starts before the bound's end
-        return obs.c[PERIOD_START] < condition.value
+        return obs.c[PERIOD_START] < value
     if condition.op == "period_lt":
-        return obs.c[PERIOD_END] <= condition.value
+        return obs.c[PERIOD_END] <= value
     column = obs.c["value_num"] if condition.numeric else obs.c[condition.column]
-    value: object = float(condition.value) if condition.numeric else condition.value
+    text = obs.c[condition.column]
     ops = {
         "eq": lambda: column == value,
         "ne": lambda: or_(column != value, column.is_(None)),
@@ -93,39 +232,43 @@ def _condition(obs, condition: Condition) -> ColumnElement:
         "le": lambda: column <= value,
         "gt": lambda: column > value,
         "ge": lambda: column >= value,
-        "co": lambda: obs.c[condition.column].contains(condition.value, autoescape=True),
-        "nc": lambda: or_(
-            not_(obs.c[condition.column].contains(condition.value, autoescape=True)),
-            obs.c[condition.column].is_(None),
-        ),
-        "sw": lambda: obs.c[condition.column].startswith(condition.value, autoescape=True),
-        "ew": lambda: obs.c[condition.column].endswith(condition.value, autoescape=True),
+        "co": lambda: text.like(value, escape=LIKE_ESCAPE),
+        "nc": lambda: or_(not_(text.like(value, escape=LIKE_ESCAPE)), text.is_(None)),
+        "sw": lambda: text.like(value, escape=LIKE_ESCAPE),
+        "ew": lambda: text.like(value, escape=LIKE_ESCAPE),
     }
     return ops[condition.op]()
 
 
 def _where(tables: FlowTables, selection: Selection) -> list[ColumnElement]:
     obs = tables.obs
-    where: list[ColumnElement] = [obs.c.dataflow == selection.dataflow]
+    where: list[ColumnElement] = [obs.c.dataflow == _p("dataflow")]
     if selection.keys:
         where.append(
             or_(
                 *[
-                    and_(*[obs.c[d].in_(v) for d, v in key.items()]) if key else literal(True)
-                    for key in selection.keys
+                    and_(*[obs.c[d].in_(_p(f"k{i}_{d}", True)) for d in key])
+                    if key
+                    else literal(True)
+                    for i, key in enumerate(selection.keys)
                 ]
             )
         )
     if selection.providers is not None:
-        where.append(obs.c.provider.in_(selection.providers))
-    for group in selection.conditions:
+        where.append(obs.c.provider.in_(_p("providers", True)))
+    for g, group in enumerate(selection.conditions):
         where.append(
-            or_(*[and_(*[_condition(obs, c) for c in alternative]) for alternative in group])
+            or_(
+                *[
+                    and_(*[_condition(obs, c, f"c{g}_{a}_{i}") for i, c in enumerate(alt)])
+                    for a, alt in enumerate(group)
+                ]
+            )
         )
     if selection.window_start:
-        where.append(obs.c[PERIOD_END] > selection.window_start)
+        where.append(obs.c[PERIOD_END] > _p("ws"))
     if selection.window_end:
-        where.append(obs.c[PERIOD_START] < selection.window_end)
+        where.append(obs.c[PERIOD_START] < _p("we"))
     return [*where, *_public(obs, selection.view)]
 
 
@@ -146,8 +289,8 @@ def _at(selection: Selection) -> datetime | None:
 
 def _branches(obs, selection: Selection) -> list[list[ColumnElement]]:
     """The visible versions, as alternatives that each have an index path (OR'ed)."""
-    at = _at(selection)
-    if at is not None:
+    if selection.as_of is not None:
+        at = _p("at")
         return [[obs.c.valid_from <= at, or_(obs.c.valid_to.is_(None), obs.c.valid_to > at)]]
     view = selection.view
     if view.now is None:
@@ -156,11 +299,13 @@ def _branches(obs, selection: Selection) -> list[list[ColumnElement]]:
     # planner (SQLite's, without statistics) takes the current-key index for the first branch
     # and the valid_to index for the second, instead of reading every version through the
     # valid_from index
-    released = func.coalesce(obs.c.valid_from, obs.c.valid_from) <= view.now
-    opened = or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released
-    replaced = [obs.c.valid_to > view.now, released]
+    now = _p("now")
+    released = func.coalesce(obs.c.valid_from, obs.c.valid_from) <= now
+    pending = _p("pending", True)
+    opened = or_(released, obs.c.opened_by.in_(pending)) if view.pending else released
+    replaced = [obs.c.valid_to > now, released]
     if view.pending:
-        replaced.append(obs.c.closed_by.not_in(view.pending))
+        replaced.append(obs.c.closed_by.not_in(pending))
     return [[obs.c.valid_to.is_(None), opened], replaced]
 
 
@@ -169,9 +314,11 @@ def dataset_attribute_values(
 ) -> dict[str, str]:
     """The dataset-level attribute values of a dataflow that `view` sees now."""
     table = dataset_attributes
-    visible = _visible(table, Selection(dataflow, (), (), (), view=view or View()))
+    selection = Selection(dataflow, (), (), (), view=view or View())
+    visible = _visible(table, selection)
     rows = conn.execute(
-        select(table.c.attribute, table.c.value).where(table.c.dataflow == dataflow, visible)
+        select(table.c.attribute, table.c.value).where(table.c.dataflow == _p("dataflow"), visible),
+        params(selection),
     )
     return dict(rows.all())
 
@@ -226,9 +373,9 @@ def _limited(
         )
         keep = []
         if selection.first_n:
-            keep.append(ranked.c.rn_first <= selection.first_n)
+            keep.append(ranked.c.rn_first <= _p("fn"))
         if selection.last_n:
-            keep.append(ranked.c.rn_last <= selection.last_n)
+            keep.append(ranked.c.rn_last <= _p("ln"))
         source, filters = ranked, [or_(*keep)]
     else:
         source, filters = obs, where
@@ -237,9 +384,9 @@ def _limited(
         *[source.c[c].desc() if desc else source.c[c] for c, desc in selection.order]
     )
     if selection.offset:
-        query = query.offset(selection.offset)
+        query = query.offset(_p("off"))
     if selection.limit is not None:
-        query = query.limit(selection.limit)
+        query = query.limit(_p("lim"))
     return query
 
 
@@ -249,24 +396,58 @@ def close_results(conn: Connection) -> None:
         result.close()
 
 
-def stream(conn: Connection, query: Select) -> Iterator[tuple]:
-    """The rows of a built query (current_query, history_query, deletions), streamed."""
-    result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+def stream(conn: Connection, query: Select, values: dict[str, object]) -> Iterator[tuple]:
+    """The rows of a built query (current_query, history_query, deletions), streamed.
+
+    PostgreSQL streams through a server-side cursor, which costs a DECLARE and a FETCH per batch
+    and a CLOSE: more round trips than a small answer needs. So a PostgreSQL query first runs
+    with a limit of FIRST_ROWS + 1 on an ordinary cursor; only when that many come back is it
+    run again on a server-side cursor (the rows read twice are at most FIRST_ROWS + 1: the cost
+    is bounded, and small answers take one round trip)."""
+    if conn.dialect.name == "postgresql":
+        wanted = values.get("lim")
+        head = {**values, "lim": min(FIRST_ROWS + 1, wanted or FIRST_ROWS + 1)}  # type: ignore[type-var]
+        rows = conn.execute(_with_limit(query), head).all()
+        if len(rows) <= FIRST_ROWS or (wanted is not None and len(rows) >= wanted):  # type: ignore[operator]
+            yield from map(tuple, rows)
+            return
+        del rows
+    result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+        query, values
+    )
     conn.info.setdefault("dsm_results", []).append(result)
     try:
-        for row in result:
-            yield tuple(row)
+        yield from map(tuple, result)
     finally:  # also when the reader stops early (a 304, a client gone): free the server cursor
         result.close()
 
 
+_limited_statements: "weakref.WeakKeyDictionary[Select, Select]" = weakref.WeakKeyDictionary()
+
+
+def _with_limit(query: Select) -> Select:
+    """`query` with LIMIT :lim (built once per statement)."""
+    with _lock:
+        found = _limited_statements.get(query)
+    if found is None:
+        found = query.limit(_p("lim"))
+        with _lock:
+            _limited_statements[query] = found
+    return found
+
+
 def current_query(tables: FlowTables, selection: Selection) -> Select:
-    """Rows visible now (or as of `selection.as_of`); with `updated_after`, only those changed since."""
-    obs = tables.obs
-    extra = () if selection.updated_after is None else (obs.c.valid_from > selection.updated_after,)
-    needed = [*selection.columns, *(c for c, _ in selection.order), *selection.series, PERIOD_START]
-    source, where = _source(tables, selection, needed, extra)
-    return _limited(source, selection, where)
+    """Rows visible now (or as of `selection.as_of`); with `updated_after`, only those changed
+    since. Parameters: `params(selection)`."""
+
+    def build() -> Select:
+        obs = tables.obs
+        extra = () if selection.updated_after is None else (obs.c.valid_from > _p("ua"),)
+        needed = [*selection.columns, *(c for c, _ in selection.order), *selection.series]
+        source, where = _source(tables, selection, [*needed, PERIOD_START], extra)
+        return _limited(source, selection, where)
+
+    return statement(("current", tables.name, shape(selection)), build)  # type: ignore[return-value]
 
 
 def flow_rows(conn: Connection, tables: FlowTables, dataflow: str, history: bool) -> int:
@@ -278,76 +459,83 @@ def flow_rows(conn: Connection, tables: FlowTables, dataflow: str, history: bool
     return conn.execute(select(func.count()).select_from(obs).where(*where)).scalar_one()
 
 
-def count_upto(conn: Connection, query: Select, cap: int) -> int:
+def count_upto(conn: Connection, query: Select, values: dict[str, object], cap: int) -> int:
     """How many rows `query` (current_query, history_query) gives, counted up to cap + 1 (so
     more than `cap` costs no more than cap + 1 index entries), without the ordering."""
-    capped = query.order_by(None).limit(cap + 1)
-    return conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+    capped = query.order_by(None).limit(_p("count_cap"))
+    counted = select(func.count()).select_from(capped.subquery())
+    return conn.execute(counted, {**values, "count_cap": cap + 1}).scalar_one()
 
 
 def _closed_visibly(obs, view: View) -> list[ColumnElement]:
     """Rows whose closing the view sees (not a closing still under embargo)."""
     if view.now is None:
         return []
-    shown = obs.c.valid_to <= view.now
-    return [or_(shown, obs.c.closed_by.in_(view.pending)) if view.pending else shown]
+    shown = obs.c.valid_to <= _p("now")
+    return [or_(shown, obs.c.closed_by.in_(_p("pending", True))) if view.pending else shown]
 
 
 def deletions(conn: Connection, tables: FlowTables, selection: Selection) -> Iterator[tuple]:
     """Keys deleted after `selection.updated_after`: a visible version closed since, with no
     visible version now."""
-    obs = tables.obs
-    now = obs.alias("now")
-    now_view = Selection(**{**selection.__dict__, "as_of": None})
-    alive = (
-        select(literal(1))
-        .where(
-            now.c.series_id == obs.c.series_id,
-            now.c[tables.time] == obs.c[tables.time],
-            _visible(now, now_view),
-            *_public(now, selection.view),
+
+    def build() -> Select:
+        obs = tables.obs
+        now = obs.alias("now")
+        now_view = Selection(**{**selection.__dict__, "as_of": None})
+        alive = (
+            select(literal(1))
+            .where(
+                now.c.series_id == obs.c.series_id,
+                now.c[tables.time] == obs.c[tables.time],
+                _visible(now, now_view),
+                *_public(now, selection.view),
+            )
+            .exists()
         )
-        .exists()
-    )
-    where = [
-        *_where(tables, selection),
-        obs.c.valid_to > selection.updated_after,
-        *_closed_visibly(obs, selection.view),
-        ~alive,
-    ]
-    query = _limited(obs, selection, where).distinct()
-    return stream(conn, query)
+        where = [
+            *_where(tables, selection),
+            obs.c.valid_to > _p("ua"),
+            *_closed_visibly(obs, selection.view),
+            ~alive,
+        ]
+        return _limited(obs, selection, where).distinct()
+
+    query = statement(("deletions", tables.name, shape(selection)), build)
+    return stream(conn, query, params(selection))  # type: ignore[arg-type]
 
 
 def history_query(tables: FlowTables, selection: Selection) -> Select:
     """Every visible version, ordered by (valid_from, valid_to) first; rows end with those two
-    columns."""
-    obs = tables.obs
-    view = selection.view
-    where = _where(tables, selection)
-    source: FromClause = obs
-    if view.now is not None:  # no version before its release; no closing before it either
-        released = obs.c.valid_from <= view.now
-        where.append(or_(released, obs.c.opened_by.in_(view.pending)) if view.pending else released)
-        shown = _closed_visibly(obs, view)[0]
-        valid_to = case((or_(obs.c.valid_to.is_(None), shown), obs.c.valid_to), else_=None)
-        others = [c for c in obs.c if c.name != "valid_to"]
-        source = select(*others, valid_to.label("valid_to")).where(*where).subquery("versions")
-        where = []
-    if selection.updated_after is not None:
-        where.append(
-            or_(
-                source.c.valid_from > selection.updated_after,
-                source.c.valid_to > selection.updated_after,
+    columns. Parameters: `params(selection)`."""
+
+    def build() -> Select:
+        obs = tables.obs
+        view = selection.view
+        where = _where(tables, selection)
+        source: FromClause = obs
+        if view.now is not None:  # no version before its release; no closing before it either
+            released = obs.c.valid_from <= _p("now")
+            pending = _p("pending", True)
+            where.append(or_(released, obs.c.opened_by.in_(pending)) if view.pending else released)
+            shown = _closed_visibly(obs, view)[0]
+            valid_to = case((or_(obs.c.valid_to.is_(None), shown), obs.c.valid_to), else_=None)
+            others = [c for c in obs.c if c.name != "valid_to"]
+            source = select(*others, valid_to.label("valid_to")).where(*where).subquery("versions")
+            where = []
+        if selection.updated_after is not None:
+            where.append(
+                or_(source.c.valid_from > _p("ua"), source.c.valid_to > _p("ua")),
             )
+        ordered = Selection(
+            **{
+                **selection.__dict__,
+                "order": (("valid_from", False), ("valid_to", False), *selection.order),
+            }
         )
-    ordered = Selection(
-        **{
-            **selection.__dict__,
-            "order": (("valid_from", False), ("valid_to", False), *selection.order),
-        }
-    )
-    return _limited(source, ordered, where, extra=("valid_from", "valid_to"))
+        return _limited(source, ordered, where, extra=("valid_from", "valid_to"))
+
+    return statement(("history", tables.name, shape(selection)), build)  # type: ignore[return-value]
 
 
 def stamp(
@@ -362,16 +550,86 @@ def stamp(
     public = _public(v, view)
     opened, closed = [], _closed_visibly(v, view)
     if view.now is not None:
-        released = v.c.valid_from <= view.now
-        opened = [or_(released, v.c.opened_by.in_(view.pending)) if view.pending else released]
+        released = v.c.valid_from <= _p("now")
+        pending = _p("pending", True)
+        opened = [or_(released, v.c.opened_by.in_(pending)) if view.pending else released]
+    values = {"now": view.now, "pending": list(view.pending)} if view.now is not None else {}
     # newest first down each validity index, stopping at the first visible row
     first = conn.execute(
-        select(v.c.valid_from).where(*opened, *public).order_by(v.c.valid_from.desc()).limit(1)
+        select(v.c.valid_from).where(*opened, *public).order_by(v.c.valid_from.desc()).limit(1),
+        values,
     )
     last = conn.execute(
         select(v.c.valid_to)
         .where(v.c.valid_to.is_not(None), *closed, *public)
         .order_by(v.c.valid_to.desc())
-        .limit(1)
+        .limit(1),
+        values,
     )
     return first.scalar(), last.scalar()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a read needs to know before its rows, from one round trip (`probe`)."""
+
+    pending: bool  # some accepted submission is still under embargo
+    opened: datetime | None  # the latest valid_from the view sees (see `stamp`)
+    closed: datetime | None  # the latest valid_to the view sees
+    attributes: tuple[datetime | None, datetime | None]  # the same of the dataset attributes
+
+    @property
+    def stamp(self) -> tuple:
+        return (self.opened, self.closed, *self.attributes)
+
+
+def probe(
+    conn: Connection, tables: FlowTables | None, dataflow: str, view: View, now: datetime
+) -> Probe:
+    """Whether a release is pending, and the data version `view` sees: `stamp`'s two instants
+    (exact while no release is pending; otherwise `stamp` must be asked again with a view that
+    knows what is pending) and those of the dataflow's dataset attributes. `tables` None: the
+    DSD has no observation table yet."""
+    hidden = not view.sees_embargoed
+
+    def build() -> Select:
+        pending = (
+            select(literal(1))
+            .where(submissions.c.status == "accepted", submissions.c.visible_from > _p("now"))
+            .limit(1)
+            .scalar_subquery()
+        )
+        columns = [pending]
+        if tables is not None:
+            v = tables.versions
+            public = _public(v, view)
+            columns += [
+                select(v.c.valid_from)
+                .where(*public)
+                .order_by(v.c.valid_from.desc())
+                .limit(1)
+                .scalar_subquery(),
+                select(v.c.valid_to)
+                .where(v.c.valid_to.is_not(None), *public)
+                .order_by(v.c.valid_to.desc())
+                .limit(1)
+                .scalar_subquery(),
+            ]
+        a = dataset_attributes
+        shown = [a.c.dataflow == _p("dataflow")]
+        columns += [
+            select(func.max(a.c.valid_from))
+            .where(*shown, *([a.c.valid_from <= _p("now")] if hidden else []))
+            .scalar_subquery(),
+            select(func.max(a.c.valid_to))
+            .where(*shown, *([a.c.valid_to <= _p("now")] if hidden else []))
+            .scalar_subquery(),
+        ]
+        return select(*columns)
+
+    name = tables.name if tables is not None else None
+    query = statement(("probe", name, view.confidential, hidden), build)
+    row = conn.execute(query, {"now": now, "dataflow": dataflow}).one()  # type: ignore[call-overload]
+    if tables is None:
+        return Probe(row[0] is not None, None, None, (row[1], row[2]))
+    return Probe(row[0] is not None, row[1], row[2], (row[3], row[4]))

@@ -13,6 +13,12 @@ def rules(conn: Connection, names: list[str]) -> list[tuple[str, str]]:
     return [(row.dataflow, row.action) for row in conn.execute(query)]
 
 
+def all_rules(conn: Connection) -> list[tuple[str, str, str]]:
+    """(grantee, dataflow pattern, action) of every grant."""
+    query = select(grants.c.grantee, grants.c.dataflow, grants.c.action)
+    return [(row.grantee, row.dataflow, row.action) for row in conn.execute(query)]
+
+
 def restricted(conn: Connection) -> list[str]:
     return list(conn.execute(select(restrictions.c.dataflow)).scalars())
 
