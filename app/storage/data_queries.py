@@ -487,6 +487,7 @@ def deletions(conn: Connection, tables: FlowTables, selection: Selection) -> Ite
             select(literal(1))
             .where(
                 now.c.series_id == obs.c.series_id,
+                now.c[PERIOD_START] == obs.c[PERIOD_START],
                 now.c[tables.time] == obs.c[tables.time],
                 _visible(now, now_view),
                 *_public(now, selection.view),

@@ -353,7 +353,10 @@ def _classify_staged(conn: Connection, tables: FlowTables, op: Operation, first_
     v, stage = tables.versions, tables.stage
     time = tables.time
     on = and_(
-        v.c.series_id == stage.c.series_id, v.c[time] == stage.c[time], v.c.valid_to.is_(None)
+        v.c.series_id == stage.c.series_id,
+        v.c[PERIOD_START] == stage.c[PERIOD_START],
+        v.c[time] == stage.c[time],
+        v.c.valid_to.is_(None),
     )
     new: dict[str, ColumnElement] = {}
     for name in (PERIOD_START, PERIOD_END):
