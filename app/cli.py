@@ -191,6 +191,7 @@ def import_(
     """Import data messages exactly as `POST /rest/v2/data/` does, one submission per file."""
     from app.api.submissions import parse_release
     from app.services import ingest
+    from app.services.received import receive_file
 
     config = settings()
     structures = _structures(config)
@@ -208,7 +209,7 @@ def import_(
         principal = named
     failed = False
     for path in files:
-        received = ingest.receive_file(str(path))
+        received = receive_file(str(path))
         with typer.progressbar(length=received.size, label=path.name, file=sys.stderr) as bar:
             done = [0]
 

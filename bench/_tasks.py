@@ -153,6 +153,7 @@ def prepare(url: str) -> dict:
 def _submit(url: str, path: str, profiler=None) -> dict:  # type: ignore[no-untyped-def]
     from app.auth.tokens import Principal
     from app.services import ingest
+    from app.services.received import receive_file
     from app.services.structures import Structures
     from app.settings import Settings
     from app.storage.engine import make_engine
@@ -166,7 +167,7 @@ def _submit(url: str, path: str, profiler=None) -> dict:  # type: ignore[no-unty
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    received = ingest.receive_file(path)
+    received = receive_file(path)
     try:
         outcome = ingest.submit(
             structures.engine,

@@ -30,6 +30,7 @@ from app.errors import (
 )
 from app.services import ingest
 from app.services.audit import Actor
+from app.services.received import Received, Spool
 from app.services.structures import Structures
 
 router = APIRouter(tags=["data submission"])
@@ -72,10 +73,10 @@ def parse_release(text: str | None) -> datetime | None:
     return moment
 
 
-async def _spool(request: Request, limit: int) -> ingest.Received:
+async def _spool(request: Request, limit: int) -> Received:
     """The request body (or its one multipart file) in a temporary file, which is deleted again
     when reading fails (the client went away, too large, malformed)."""
-    spool = ingest.Spool(limit)
+    spool = Spool(limit)
     try:
         return await _fill(request, spool)
     except BaseException:
@@ -83,7 +84,7 @@ async def _spool(request: Request, limit: int) -> ingest.Received:
         raise
 
 
-async def _fill(request: Request, spool: ingest.Spool) -> ingest.Received:
+async def _fill(request: Request, spool: Spool) -> Received:
     content_type = request.headers.get("content-type", "")
     gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
     if content_type.startswith("multipart/form-data"):

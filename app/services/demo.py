@@ -35,6 +35,7 @@ from app.auth.tokens import Principal
 from app.model.dsd import CompiledFlow
 from app.readers.sdmx_csv import MEDIA_TYPE_20
 from app.services import ingest
+from app.services.received import receive
 
 SEED = "dsm-demo-1"
 YEARS = tuple(range(2015, 2025))
@@ -715,7 +716,7 @@ def load(
     """Import each demo message as one submission, as `dsm import` would; yields the outcomes.
     A rejected message raises ValueError naming its first findings."""
     for ident, message in generate(flows).items():
-        received = ingest.receive(iter([message]), limit=len(message) + 1)
+        received = receive(iter([message]), limit=len(message) + 1)
         try:
             outcome = ingest.submit(
                 engine,

@@ -9,24 +9,20 @@ in one transaction, and a complete report out. Every message becomes a submissio
 A dry run takes the same path and rolls back at the end, so its counts are what would happen.
 """
 
-import gzip
 import hashlib
-import io
 import json
 import logging
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.auth.access import Access
 from app.auth.tokens import Principal
-from app.errors import BadRequest, Conflict, DsmError, Forbidden, NotFound, TooLarge
+from app.errors import BadRequest, Conflict, DsmError, Forbidden, NotFound
 from app.model.actions import Operation, operation_for
 from app.model.data import (
     Chunk,
@@ -40,6 +36,7 @@ from app.model.dsd import CompiledFlow
 from app.readers.registry import find as find_reader
 from app.services import access as policy
 from app.services.audit import Actor, record
+from app.services.received import HEAD_BYTES, PIECE, Kept, Received, Spool, open_body
 from app.storage import observations as store
 from app.storage import submissions as history
 from app.storage import versions
@@ -47,110 +44,9 @@ from app.validation.findings import Findings, Location, expected_list
 from app.validation.validator import Validator
 
 log = logging.getLogger("dsm.ingest")
-HEAD_BYTES = 64 * 1024
 # after a submission changing this many observations, PostgreSQL's planner statistics of the
 # table are refreshed at once (autovacuum would come later; until then plans follow an empty table)
 ANALYZE_AFTER = 10_000
-BLOB_PIECE = 1024 * 1024
-
-
-@dataclass
-class Received:
-    """A request body spooled to a temporary file: its digest, size and whether it is gzip."""
-
-    file: BinaryIO
-    sha256: str
-    size: int
-    gzipped: bool
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class Spool:
-    """Collects a body piece by piece (sync or async callers), hashing it; 413 beyond `limit`."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.file = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115 - Received.close
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, piece: bytes) -> None:
-        self.size += len(piece)
-        if self.size > self.limit:
-            self.file.close()
-            raise TooLarge(f"The message is larger than the limit of {self.limit} bytes")
-        self.digest.update(piece)
-        self.file.write(piece)
-
-    def close(self) -> None:
-        """Delete what was collected (a body that will not be read)."""
-        self.file.close()
-
-    def finish(self, gzipped: bool = False) -> Received:
-        self.file.seek(0)
-        magic = self.file.read(2)
-        self.file.seek(0)
-        return Received(
-            self.file, self.digest.hexdigest(), self.size, gzipped or magic == b"\x1f\x8b"
-        )
-
-
-def receive(pieces: Iterator[bytes], limit: int, gzipped: bool = False) -> Received:
-    """Spool a body from an iterator of byte pieces."""
-    spool = Spool(limit)
-    for piece in pieces:
-        spool.write(piece)
-    return spool.finish(gzipped)
-
-
-class _Capped(io.RawIOBase):
-    """Reads a decompressed stream, refusing to expand beyond `limit` bytes (gzip bombs), and
-    telling `progress` how many bytes of the received file have been consumed."""
-
-    def __init__(
-        self, raw: BinaryIO, limit: int, progress: Callable[[int], None] | None, received: BinaryIO
-    ) -> None:
-        self.raw, self.limit, self.count = raw, limit, 0
-        self.progress, self.received = progress, received
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        data = self.raw.read(len(buffer))
-        self.count += len(data)
-        if self.count > self.limit:
-            raise TooLarge(f"The message expands to more than the limit of {self.limit} bytes")
-        buffer[: len(data)] = data
-        if self.progress is not None:
-            self.progress(self.received.tell())
-        return len(data)
-
-
-def open_body(
-    received: Received, expanded_limit: int, progress: Callable[[int], None] | None = None
-) -> io.BufferedReader:
-    received.file.seek(0)
-    raw: BinaryIO = (
-        gzip.GzipFile(fileobj=received.file, mode="rb") if received.gzipped else received.file
-    )
-    capped = _Capped(raw, expanded_limit, progress, received.file)
-    return io.BufferedReader(capped, buffer_size=HEAD_BYTES)
-
-
-def receive_file(path: str) -> Received:
-    """A file on disk as a received message (hashed in one pass, read in place)."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1024 * 1024):
-            digest.update(block)
-            size += len(block)
-    file = open(path, "rb")  # noqa: SIM115 - closed by Received.close
-    gzipped = file.read(2) == b"\x1f\x8b"
-    file.seek(0)
-    return Received(file, digest.hexdigest(), size, gzipped)
 
 
 @dataclass
@@ -488,6 +384,7 @@ def submit(
     outcome: Outcome | None = None
     error: DsmError | None = None
     changed = 0
+    kept = Kept(received)  # compressing while the message is read
     try:
         if release_at is not None and release_at <= created:
             raise BadRequest(f"releaseAt {release_at.isoformat()} is not in the future")
@@ -542,7 +439,7 @@ def submit(
                     release_at,
                 )
                 history.close(conn, submission, outcome, run.at)
-                history.keep_message(conn, submission, received, BLOB_PIECE)
+                history.keep_message(conn, submission, kept.finish(), PIECE)
                 _audit(conn, actor, outcome)
         if outcome is not None and outcome.status == "accepted" and changed >= ANALYZE_AFTER:
             store.analyze(engine, run.touched)
@@ -559,6 +456,8 @@ def submit(
     except DsmError as exc:
         findings.error(_code(exc), exc.detail)
         error = exc
+    finally:
+        kept.close()
     if outcome is None or outcome.status != "accepted":
         status = outcome.status if outcome else "rejected"
         http = outcome.http_status if outcome else (error.status if error else 500)

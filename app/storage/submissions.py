@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import tempfile
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -94,18 +93,10 @@ def record(
     return submission
 
 
-def keep_message(conn: Connection, submission: int, received: _Received, piece: int) -> None:
-    """Store the message gzip-compressed, in pieces (memory stays bounded)."""
-    received.file.seek(0)
-    if received.gzipped:
-        _store_pieces(conn, submission, received.file, piece)
-        return
-    with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as compressed_file:
-        with gzip.GzipFile(fileobj=compressed_file, mode="wb", compresslevel=6) as compressed:
-            while block := received.file.read(piece):
-                compressed.write(block)
-        compressed_file.seek(0)
-        _store_pieces(conn, submission, compressed_file, piece)
+def keep_message(conn: Connection, submission: int, compressed: Any, piece: int) -> None:
+    """Store the (gzip-compressed) message read from `compressed`, in pieces (memory stays
+    bounded)."""
+    _store_pieces(conn, submission, compressed, piece)
 
 
 def _store_pieces(conn: Connection, submission: int, source: Any, piece: int) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, text
 
 from app.auth.tokens import Principal
 from app.services import ingest
+from app.services.received import receive
 from app.services.structures import Structures
 from app.settings import BUNDLED
 from app.storage.engine import upgrade
@@ -29,7 +30,7 @@ def _structures(database_url: str, **connect_args) -> Structures:
 
 
 def _submit(structures: Structures, lock_timeout: float = 30) -> ingest.Outcome:
-    received = ingest.receive(iter([CSV]), 1 << 20)
+    received = receive(iter([CSV]), 1 << 20)
     try:
         return ingest.submit(
             structures.engine,
