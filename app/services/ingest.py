@@ -193,7 +193,16 @@ class _Run:
         tables = store.tables_for(flow)
         store.ensure(self.conn, tables)
         writer = (
-            None if op == Operation.DELETE else versions.DatasetWriter(self.conn, tables, flow.ref)
+            None
+            if op == Operation.DELETE
+            else versions.DatasetWriter(
+                self.conn,
+                tables,
+                flow.ref,
+                submission=self.submission,
+                at=self.at,
+                provider=self.principal.provider,
+            )
         )
         self.dataset = _Dataset(start, flow, op, tables, writer)
 
@@ -327,7 +336,7 @@ class _Run:
             )
         for key, attributes in dataset.groups:
             writer.apply_group(key, attributes)
-        return writer.apply(dataset.op, submission=self.submission, at=self.at, provider=provider)
+        return writer.apply(dataset.op)
 
     def _stage_checks(self, writer: versions.DatasetWriter) -> None:
         for key, count in writer.stage_duplicates(100):

@@ -68,8 +68,18 @@ class DatasetWriter:
     Series ids are assigned here (the submission holds the writer lock, so no one else adds
     series meanwhile); `first_new` is the first id this dataset created."""
 
-    def __init__(self, conn: Connection, tables: FlowTables, dataflow: str) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        tables: FlowTables,
+        dataflow: str,
+        *,
+        submission: int,
+        at: datetime,
+        provider: str | None,
+    ) -> None:
         self.conn, self.tables, self.dataflow = conn, tables, dataflow
+        self.submission, self.at, self.provider = submission, at, provider
         series = tables.series
         top = conn.execute(select(func.max(series.c.series_id))).scalar()
         self.first_new = self.next_id = (top or 0) + 1
@@ -86,10 +96,11 @@ class DatasetWriter:
         self._values: tuple | None = None  # its series-level attribute values
         self.reopened = False  # some series came back after another: check the stage at the end
         self.series = 0
-        self.staged = 0
+        self.direct = 0  # rows of new series inserted straight into the versions table
         self.existing = False  # some staged rows are of series that existed before this dataset
         columns = set(tables.stage.c.keys())
         self._value_names = [c for c in tables.stored if c in columns]
+        self._insert = _DirectInsert(conn, tables, submission, at, provider)
 
     # -- series keys --------------------------------------------------------------------------
     def _resolve(self, keys: set[tuple]) -> None:
@@ -141,9 +152,22 @@ class DatasetWriter:
                 self._check_run(sid, start, end, columns, trouble)
         names = [c for c in self._value_names if c in columns]
         data = [ids, columns[self.tables.time], *[columns[c] for c in names]]
+        if trouble.duplicates or trouble.inconsistent:
+            return trouble  # refused: nothing of this dataset will be written
+        if not self.reopened and None not in columns[self.tables.time]:
+            # rows of series this dataset created are new observations: straight into the table
+            fresh = [(start, end) for sid, start, end in runs if sid >= self.first_new]
+            if len(fresh) == len(runs):
+                self._insert.rows(names, data)
+                self.direct += n
+                return trouble
+            for start, end in fresh:
+                self._insert.rows(names, [column[start:end] for column in data])
+                self.direct += end - start
+            kept = [(start, end) for sid, start, end in runs if sid < self.first_new]
+            data = [list(chain.from_iterable(c[a:b] for a, b in kept)) for c in data]
         quoted = ", ".join(f'"{c}"' for c in ("series_id", self.tables.time, *names))
         _bulk_insert(self.conn, self.tables.stage.name, quoted, list(zip(*data, strict=True)))
-        self.staged += n
         self.existing = self.existing or min(run_ids) < self.first_new
         return trouble
 
@@ -241,27 +265,45 @@ class DatasetWriter:
 
     # -- the end of the dataset ---------------------------------------------------------------
     def stage_duplicates(self, limit: int) -> list[tuple[str, int]]:
-        """(key, count) of observations the stage holds more than once (after a reopened run)."""
-        stage, series = self.tables.stage, self.tables.series
+        """(key, count) of observations given more than once (after a reopened run): twice in
+        the stage, or in the stage and among the rows written straight into the table."""
+        stage, series, v = self.tables.stage, self.tables.series, self.tables.versions
         time = stage.c[self.tables.time]
-        query = (
-            select(
-                *[series.c[d] for d in self.tables.dimensions],
-                time,
-                func.count(),
-            )
+        dims = [series.c[d] for d in self.tables.dimensions]
+        twice = (
+            select(*dims, time, func.count())
             .select_from(stage.join(series, series.c.series_id == stage.c.series_id))
             .where(time.is_not(None))
-            .group_by(stage.c.series_id, time, *[series.c[d] for d in self.tables.dimensions])
+            .group_by(stage.c.series_id, time, *dims)
             .having(func.count() > 1)
             .limit(limit)
         )
-        return [(".".join(row[:-2]) + " " + row[-2], row[-1]) for row in self.conn.execute(query)]
+        found = [(".".join(r[:-2]) + " " + r[-2], r[-1]) for r in self.conn.execute(twice)]
+        if self.direct and len(found) < limit:
+            written = (
+                select(*dims, time, func.count() + 1)
+                .select_from(
+                    stage.join(series, series.c.series_id == stage.c.series_id).join(
+                        v,
+                        and_(
+                            v.c.series_id == stage.c.series_id,
+                            v.c[PERIOD_START] == stage.c[PERIOD_START],
+                            v.c[self.tables.time] == time,
+                            *self._written(v),
+                        ),
+                    )
+                )
+                .group_by(stage.c.series_id, time, *dims)
+                .limit(limit - len(found))
+            )
+            found += [(".".join(r[:-2]) + " " + r[-2], r[-1]) for r in self.conn.execute(written)]
+        return found
 
     def stage_contradictions(self, limit: int) -> list[tuple[str, str]]:
-        """(series key, attribute) where the stage gives one series two values of a series-level
-        attribute (after a reopened run)."""
-        stage, series = self.tables.stage, self.tables.series
+        """(series key, attribute) where one series is given two values of a series-level
+        attribute (after a reopened run): within the stage, or between the stage and the rows
+        written straight into the table."""
+        stage, series, v = self.tables.stage, self.tables.series, self.tables.versions
         level = [a for a in self.tables.series_level if a in stage.c]
         if not level:
             return []
@@ -278,7 +320,22 @@ class DatasetWriter:
         for row in self.conn.execute(query):
             key = ".".join(row[: len(dims)])
             found += [(key, a) for a, n in zip(level, row[len(dims) :], strict=True) if n > 1]
-        return found
+        if not self.direct:
+            return found
+        for name in level:
+            differs = (
+                select(*dims)
+                .select_from(
+                    stage.join(series, series.c.series_id == stage.c.series_id).join(
+                        v, and_(v.c.series_id == stage.c.series_id, *self._written(v))
+                    )
+                )
+                .where(stage.c[name] != v.c[name])
+                .distinct()
+                .limit(limit)
+            )
+            found += [(".".join(row), name) for row in self.conn.execute(differs)]
+        return found[:limit]
 
     def apply_group(self, key: dict[str, str], attributes: dict[str, str]) -> None:
         """Give the staged rows of a group's series (those matching its partial key) the group's
@@ -292,12 +349,30 @@ class DatasetWriter:
             *[series.c[d] == v for d, v in key.items() if d in series.c],
         )
         self.conn.execute(update(stage).where(stage.c.series_id.in_(members)).values(**values))
+        if self.direct:  # rows already written: new in this submission, so changed in place
+            v = self.tables.versions
+            self.conn.execute(
+                update(v)
+                .where(*self._written(v), v.c.series_id.in_(members))
+                .values(
+                    **{a: func.coalesce(v.c[a], val) for a, val in attributes.items() if a in v.c}
+                )
+            )
 
-    def apply(
-        self, op: Operation, *, submission: int, at: datetime, provider: str | None
-    ) -> Counts:
-        """Apply the staged rows as `op` (APPEND, MERGE or REPLACE)."""
-        counts = Counts(series=self.series)
+    def _written(self, v) -> list[ColumnElement]:  # type: ignore[no-untyped-def]
+        """The rows this dataset's writer inserted straight into the table."""
+        return [
+            v.c.valid_from == self.at,
+            v.c.opened_by == self.submission,
+            v.c.series_id >= self.first_new,
+            v.c.valid_to.is_(None),
+        ]
+
+    def apply(self, op: Operation) -> Counts:
+        """Apply the staged rows as `op` (APPEND, MERGE or REPLACE); the rows inserted straight
+        into the table are counted in."""
+        submission, at, provider = self.submission, self.at, self.provider
+        counts = Counts(series=self.series, inserted=self.direct)
         tables, stage = self.tables, self.tables.stage
         new = stage.c.series_id >= self.first_new
         given = stage.c[tables.time].is_not(None)
@@ -329,6 +404,68 @@ class DatasetWriter:
         counts.updated += tallies.get("C", 0) + tallies.get("S", 0)
         counts.unchanged += given_rows - tallies.get("I", 0) - tallies.get("C", 0)
         return counts
+
+
+class _DirectInsert:
+    """Rows of new series written straight into the versions table with the submission's
+    constant columns: executemany on SQLite (value_num cast in SQL, as `apply` does), COPY on
+    PostgreSQL (value_num computed here: COPY computes nothing)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        tables: FlowTables,
+        submission: int,
+        at: datetime,
+        provider: str | None,
+    ) -> None:
+        self.conn, self.tables = conn, tables
+        self.postgres = conn.dialect.name == "postgresql"
+        stamp = tables.versions.c.valid_from.type
+        processor = None if self.postgres else stamp._cached_bind_processor(conn.dialect)
+        self.constants = (provider, submission, processor(at) if processor else at)
+        self._statements: dict[tuple[str, ...], str] = {}
+
+    def rows(self, names: list[str], data: list[Sequence]) -> None:
+        """Insert rows given as columns: series ids, periods, then the value columns `names`."""
+        columns = ["series_id", self.tables.time, *names, "provider", "opened_by", "valid_from"]
+        measure = self.tables.values[0]
+        n = len(data[0])
+        constants = [repeat(value, n) for value in self.constants]
+        if self.postgres:
+            values = data[2 + names.index(measure)] if measure in names else [None] * n
+            rows = zip(*data, *constants, _numbers(values), strict=False)
+            quoted = ", ".join(f'"{c}"' for c in (*columns, "value_num"))
+            cursor = self.conn.connection.cursor()
+            with cursor.copy(f'COPY "{self.tables.versions.name}" ({quoted}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        statement = self._statements.get(tuple(names))
+        if statement is None:
+            number = f"CAST(?{3 + names.index(measure)} AS REAL)" if measure in names else "NULL"
+            places = ", ".join(f"?{i}" for i in range(1, len(columns) + 1))
+            quoted = ", ".join(f'"{c}"' for c in (*columns, "value_num"))
+            statement = self._statements[tuple(names)] = (
+                f'INSERT INTO "{self.tables.versions.name}" ({quoted}) VALUES ({places}, {number})'
+            )
+        self.conn.connection.cursor().executemany(statement, zip(*data, *constants, strict=False))
+
+
+def _numbers(values: Sequence[str | None]) -> list[float | None]:
+    """value_num of each value: the number it writes, or None (no value, or not a number)."""
+    try:
+        if None not in values:
+            return list(map(float, values))  # type: ignore[arg-type]
+    except ValueError:
+        pass
+    numbers: list[float | None] = []
+    for value in values:
+        try:
+            numbers.append(float(value) if value is not None else None)
+        except ValueError:
+            numbers.append(None)
+    return numbers
 
 
 def _bulk_insert(conn: Connection, table: str, quoted: str, rows: list[tuple]) -> None:
