@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from app.model.data import CHUNK_SIZE, Chunk, Event
+from app.model.data import CHUNK_SIZE, Chunk, Event, Positions
 
 
 class ReadFunction(Protocol):
@@ -35,15 +35,17 @@ class ChunkBuilder:
     """Collects rows into columnar chunks: `add` rows, take a `Chunk` when `full`, `flush` at the end.
 
     Rows may name different components: a column first seen on row n is back-filled with None.
+    A row's position is given as a `Positions` item (e.g. a line number for `template` "line {}").
     """
 
-    def __init__(self, dataset: int, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, dataset: int, chunk_size: int = CHUNK_SIZE, template: str = "{}") -> None:
         self.dataset = dataset
         self.chunk_size = chunk_size
+        self.template = template
         self._columns: dict[str, list[str | None]] = {}
-        self._positions: list[str] = []
+        self._positions: list = []
 
-    def add(self, position: str, *parts: dict[str, str | None]) -> None:
+    def add(self, position: object, *parts: dict[str, str | None]) -> None:
         """Add one row made of several dicts (e.g. series values and observation values)."""
         n = len(self._positions)
         columns = self._columns
@@ -72,6 +74,6 @@ class ChunkBuilder:
         """The rows collected so far as a chunk (None if there are none), and start afresh."""
         if not self._positions:
             return None
-        chunk = Chunk(self.dataset, self._columns, self._positions)
+        chunk = Chunk(self.dataset, self._columns, Positions(self.template, self._positions))
         self._columns, self._positions = {k: [] for k in self._columns}, []
         return chunk
