@@ -33,6 +33,7 @@ PERIOD_START: Final = "__period_start"
 PERIOD_END: Final = "__period_end"
 TIME_PERIOD: Final = "TIME_PERIOD"
 OBS_VALUE: Final = "OBS_VALUE"
+LINE_POSITION: Final = "line {}"  # the `Positions` template of readers that count lines
 
 
 class StructureKind(StrEnum):

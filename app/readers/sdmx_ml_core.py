@@ -9,18 +9,25 @@ Why a table and not a ladder: every element the parser meets must be in the tabl
 does not know fails loudly with its line; subtrees DSM does not read (header details, footer,
 reference metadata) are skipped on purpose, by swapping the table out until the subtree ends.
 
-Memory stays flat: each observation is cleared at its end event and its already-read preceding
-sibling removed; series and datasets likewise, so only a handful of elements are alive at a time.
+Observations are the hot path. A format may register its observation tag with `HOLD` instead of a
+handler: the loop then only keeps the ended element in `held`, and `read_held` (the format's) reads
+up to `room` of them at once, before any other handler runs, so events keep their order.
+
+Memory stays flat: held observations are removed from the tree once read (at most `HOLD_LIMIT` are
+alive), other elements at their end event with their already-read preceding sibling; so only a
+handful of elements are alive at a time.
 """
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import BinaryIO, Final
 
 from lxml import etree
 
 from app.model.data import (
     CHUNK_SIZE,
+    LINE_POSITION,
     DatasetStart,
     Event,
     MessageError,
@@ -48,6 +55,7 @@ XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
 
 START: Final = "start"
 END: Final = "end"
+HOLD_LIMIT: Final = 1024  # observations held (and alive in the tree) before they are read
 MISSING: Final = "NaN"  # an observation value that means "no value" (read as None)
 DEFAULT_DIMENSION_AT_OBSERVATION: Final = "TIME_PERIOD"
 
@@ -208,9 +216,11 @@ class MLParser:
         self.header_action: str | None = None
         self.index = -1
         self.pending: DatasetStart | None = None  # a DatasetStart waiting for its attributes
-        self.builder = RunChunkBuilder(0, chunk_size)
+        self.builder = RunChunkBuilder(0, chunk_size, LINE_POSITION)
+        self.held: list[etree._Element] = []  # ended observations not read yet (see HOLD)
+        self.room = min(chunk_size, HOLD_LIMIT)  # observations that may be held
         self.skipping: etree._Element | None = None
-        self.handlers: dict[tuple[str, str], Handler | None] = {}
+        self.handlers: dict[str, dict[str, Handler | None]] = {START: {}, END: {}}
         for tag in self.dataset_tags:
             self.on(tag, self.dataset_start, self.dataset_end)
         for tag in self.skipped_tags:
@@ -219,27 +229,34 @@ class MLParser:
 
     def on(self, tag: str, start: Handler | None, end: Handler | None) -> None:
         """Register both events of an element (None: a known element, nothing to do then)."""
-        self.handlers[(tag, START)] = start
-        self.handlers[(tag, END)] = end
+        self.handlers[START][tag] = start
+        self.handlers[END][tag] = end
 
     # The loop. Output goes to `self.out`, which is drained after every event.
     def run(self, stream: BinaryIO) -> Iterator[Event]:
-        out = self.out
+        out, held = self.out, self.held
         events = iterparse(stream)
         try:
             for event, elem in events:
-                table = self.table  # swapped while a subtree is skipped
-                handler = table.get((elem.tag, event), _unknown)
+                handler = self.table[event].get(elem.tag, _unknown)  # swapped while skipping
                 if handler is None:  # known element, nothing to do at this event
                     continue
-                if handler is _unknown:
-                    if elem.getparent() is None and event == START:
-                        refuse_doctype_after(elem)
-                        self.root(elem)
-                    else:
-                        self.unknown(event, elem)
+                if handler is HOLD:
+                    held.append(elem)
+                    if len(held) < self.room:
+                        continue
+                    self.read_held()
                 else:
-                    handler(elem)
+                    if held:  # read observations before anything else happens
+                        self.read_held()
+                    if handler is _unknown:
+                        if elem.getparent() is None and event == START:
+                            refuse_doctype_after(elem)
+                            self.root(elem)
+                        else:
+                            self.unknown(event, elem)
+                    else:
+                        handler(elem)
                 if out:
                     yield from out
                     out.clear()
@@ -251,10 +268,15 @@ class MLParser:
     def root(self, elem: etree._Element) -> None:
         """Check the root element (subclasses know which ones they read)."""
 
+    def read_held(self) -> None:
+        """Read the `held` observations (all ended, in document order), empty the list (in place),
+        and set `room`. Formats that register `HOLD` implement it."""
+        raise NotImplementedError
+
     # Skipped subtrees: the table is emptied until the element that started the skip ends.
     def skip(self, elem: etree._Element) -> None:
         self.skipping = elem
-        self.table = {}
+        self.table = {START: {}, END: {}}
 
     def unknown(self, event: str, elem: etree._Element) -> None:
         if self.skipping is not None:
@@ -271,10 +293,10 @@ class MLParser:
         if local(elem.tag) == "DataSet" and parent.getparent() is None:
             # Some writers (Eurostat) put the DataSet in the DSD's namespace: learn the tag.
             self.on(elem.tag, self.dataset_start, self.dataset_end)
-            self.table[(elem.tag, event)](elem)
+            self.table[event][elem.tag](elem)  # type: ignore[misc]
             return
         where = f" in <{local(parent.tag)}>"
-        known = sorted({local(tag) for tag, _ in self.handlers})
+        known = sorted({local(tag) for tag in self.handlers[START]})
         name = local(elem.tag) if elem.tag == local(elem.tag) else f"{local(elem.tag)} ({elem.tag})"
         raise MessageError(
             f"Unexpected element <{name}>{where}; expected one of {', '.join(known)}",
@@ -307,7 +329,7 @@ class MLParser:
         self.pending = DatasetStart(
             self.index, structure, action, self.dataset_attributes(elem), line(elem)
         )
-        self.builder = RunChunkBuilder(self.index, self.chunk_size)
+        self.builder = RunChunkBuilder(self.index, self.chunk_size, LINE_POSITION)
         self.dataset_began(structure)
 
     def dataset_began(self, structure: StructureRef | None) -> None:
@@ -361,24 +383,34 @@ class RunChunkBuilder(ChunkBuilder):
         rows: list[list[str]],
     ) -> None:
         n, m = len(self._positions), len(rows)
-        run: dict[str, list[str | None]] = {k: [v] * m for k, v in series.items()}
-        run.update(zip(keys, map(list, zip(*rows, strict=True)), strict=True))  # the Obs wins
         columns = self._columns
-        for key, values in run.items():
+        given = dict(zip(keys, zip(*rows, strict=True), strict=True))
+        touched = len(series)
+        for key, value in series.items():
             column = columns.get(key)
             if column is None:
-                columns[key] = [None] * n + values
-            else:
-                column.extend(values)
-        if len(run) != len(columns):
+                columns[key] = column = [None] * n
+            obs = given.pop(key, None)  # the Obs wins
+            column.extend(repeat(value, m) if obs is None else obs)
+        touched += len(given)
+        for key, values in given.items():
+            column = columns.get(key)
+            if column is None:
+                columns[key] = column = [None] * n
+            column.extend(values)
+        if len(columns) != touched:
             for column in columns.values():
                 if len(column) == n:
-                    column.extend([None] * m)
-        self._positions.extend(map("line {}".format, lines))
+                    column.extend(repeat(None, m))
+        self._positions.extend(lines)
 
 
 def _unknown(elem: etree._Element) -> None:
     """Marks a (tag, event) missing from the table."""
+
+
+def HOLD(elem: etree._Element) -> None:  # noqa: N802 - a marker, named like a constant
+    """Marks an observation's end event: hold the element, read it later with others."""
 
 
 def release(elem: etree._Element) -> None:

@@ -89,7 +89,7 @@ class Generic21(MLParser):
 
     def series_end(self, elem: etree._Element) -> None:
         if not self.series_rows:
-            self.builder.add(line(elem), self.series)
+            self.builder.add(elem.sourceline, self.series)
             self.flush_if_full()
         self.series = {}
         release(elem)
@@ -131,7 +131,7 @@ class Generic21(MLParser):
                 row[OBS_VALUE] = None if value == MISSING else value
             elif tag in (ATTRIBUTES, OBS_KEY):
                 row.update(_values(child))
-        self.builder.add(f"line {elem.sourceline}", self.series, row)
+        self.builder.add(elem.sourceline, self.series, row)
         self.series_rows += 1
         if self.builder.full:
             self.out.append(self.builder.take())  # type: ignore[arg-type]

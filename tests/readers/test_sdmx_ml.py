@@ -425,3 +425,25 @@ def test_memory_stays_flat(series: int, observations: int) -> None:
             sizes.append(sum(1 for _ in parser.tree.iter()))
     assert total == 30_000
     assert max(sizes) < 3_000
+
+
+def test_positions_are_line_numbers_formatted_when_asked() -> None:
+    (chunk,) = [e for e in read("ss21_missing_values.xml") if isinstance(e, Chunk)]
+    assert chunk.positions.items == [14, 15, 16]  # type: ignore[attr-defined]
+    assert chunk.positions[0] == "line 14" and list(chunk.positions) == [
+        "line 14",
+        "line 15",
+        "line 16",
+    ]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 7, 1_000])
+def test_held_observations_keep_order_and_chunk_sizes(chunk_size: int) -> None:
+    """Observations are read in batches; mixed plain and NaN rows keep their order and lines."""
+    body = big_message(1, 50)  # flat, every fifth value NaN
+    reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-structurespecific")
+    events = list(reader.read(io.BytesIO(body), chunk_size=chunk_size))
+    chunks = [e for e in events if isinstance(e, Chunk)]
+    assert [len(c) for c in chunks[:-1]] == [chunk_size] * (len(chunks) - 1)
+    got = [(p, v.get("OBS_VALUE")) for p, v in rows(events)]
+    assert got == [(f"line {13 + o}", None if o % 5 == 0 else str(o)) for o in range(50)]
