@@ -4,8 +4,9 @@ A reader module defines a `Reader` and registers it in `app.readers.registry`; t
 each reader in turn whether it handles a media type, or failing that, the first bytes of a body.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import BinaryIO, Protocol
 
 from app.model.data import CHUNK_SIZE, Chunk, Event, Positions
@@ -65,6 +66,40 @@ class ChunkBuilder:
                 if len(column) == n:
                     column.append(None)
         self._positions.append(position)
+
+    def add_columns(
+        self,
+        positions: Sequence[object],
+        head: dict[str, str | None],
+        given: dict[str, Sequence[str | None]],
+    ) -> None:
+        """Add rows given as columns, each of len(positions), after the values `head` repeats on
+        each row; a component in both takes the column. Columns are created in `head` then
+        `given` order, as `add` would create them row by row. `given` is emptied."""
+        n, m = len(self._positions), len(positions)
+        columns = self._columns
+        touched = len(head)
+        for key, value in head.items():
+            column = columns.get(key)
+            if column is None:
+                columns[key] = column = [None] * n
+            values = given.pop(key, None)
+            column.extend(repeat(value, m) if values is None else values)
+        touched += len(given)
+        for key, values in given.items():
+            column = columns.get(key)
+            if column is None:
+                columns[key] = column = [None] * n
+            column.extend(values)
+        if len(columns) != touched:
+            for column in columns.values():
+                if len(column) == n:
+                    column.extend(repeat(None, m))
+        self._positions.extend(positions)
+
+    @property
+    def rows(self) -> int:
+        return len(self._positions)
 
     @property
     def full(self) -> bool:

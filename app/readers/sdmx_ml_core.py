@@ -20,7 +20,6 @@ handful of elements are alive at a time.
 
 import re
 from collections.abc import Callable, Iterator
-from itertools import repeat
 from typing import BinaryIO, Final
 
 from lxml import etree
@@ -371,10 +370,6 @@ class RunChunkBuilder(ChunkBuilder):
     observation keys, given as value lists. Merging a run is one transpose instead of a dict walk
     per row, which is what keeps structure-specific reading fast. Rows and runs may be mixed."""
 
-    @property
-    def rows(self) -> int:
-        return len(self._positions)
-
     def add_run(
         self,
         lines: list[int],
@@ -382,27 +377,7 @@ class RunChunkBuilder(ChunkBuilder):
         keys: list[str],
         rows: list[list[str]],
     ) -> None:
-        n, m = len(self._positions), len(rows)
-        columns = self._columns
-        given = dict(zip(keys, zip(*rows, strict=True), strict=True))
-        touched = len(series)
-        for key, value in series.items():
-            column = columns.get(key)
-            if column is None:
-                columns[key] = column = [None] * n
-            obs = given.pop(key, None)  # the Obs wins
-            column.extend(repeat(value, m) if obs is None else obs)
-        touched += len(given)
-        for key, values in given.items():
-            column = columns.get(key)
-            if column is None:
-                columns[key] = column = [None] * n
-            column.extend(values)
-        if len(columns) != touched:
-            for column in columns.values():
-                if len(column) == n:
-                    column.extend(repeat(None, m))
-        self._positions.extend(lines)
+        self.add_columns(lines, series, dict(zip(keys, zip(*rows, strict=True), strict=True)))
 
 
 def _unknown(elem: etree._Element) -> None:
