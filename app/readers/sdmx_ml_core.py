@@ -19,7 +19,7 @@ handful of elements are alive at a time.
 """
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Final
 
 from lxml import etree
@@ -116,26 +116,47 @@ class _Chained:
         return self._stream.read(size)
 
 
+PARSER_OPTIONS: Final = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+FEED_SIZE: Final = 64 * 1024  # bytes fed to a filtered parse between checks of the open elements
+
+
+def read_head(stream: BinaryIO) -> bytes:
+    """The first bytes of a body, refused when empty or when they hold a DOCTYPE."""
+    head = stream.read(HEAD_SIZE)
+    if not head.strip():
+        raise MessageError("Empty data message; expected an SDMX-ML document", "line 1")
+    refuse_doctype(head)
+    return head
+
+
 def iterparse(stream: BinaryIO) -> etree.iterparse:
     """A safe, streaming parse of a body: entities off, no network, no DTD, DOCTYPE refused.
 
     The caller iterates it and turns `etree.XMLSyntaxError` into MessageError with `syntax_error`;
     it must also check the root element with `refuse_doctype_after` (for prologs longer than the
     peeked head, or in encodings the byte check does not read)."""
-    head = stream.read(HEAD_SIZE)
-    if not head.strip():
-        raise MessageError("Empty data message; expected an SDMX-ML document", "line 1")
-    refuse_doctype(head)
-    return etree.iterparse(
-        _Chained(head, stream),
-        events=(START, END),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    head = read_head(stream)
+    return etree.iterparse(_Chained(head, stream), events=(START, END), **PARSER_OPTIONS)
+
+
+def probe_root(head: bytes) -> etree._Element | None:
+    """The root element as the first bytes declare it (parsed by libxml2 up to its start tag),
+    or None when they do not reach it or cannot be parsed (the full parse then says why)."""
+    probe = etree.XMLPullParser(events=(START,), **PARSER_OPTIONS)
+    try:
+        probe.feed(head)
+        for _, elem in probe.read_events():
+            return elem
+    except etree.XMLSyntaxError:
+        return None
+    return None
 
 
 def refuse_doctype_after(root: etree._Element) -> None:
@@ -207,6 +228,10 @@ class MLParser:
     format_name = ""
     dataset_tags: tuple[str, ...] = ()  # the DataSet element tags
     skipped_tags: tuple[str, ...] = ()  # subtrees read as a whole (header) or not at all (footer)
+    # The elements that have events, or None for all. A format that filters reads the others from
+    # their parents, and checks with `sweep` that every element it reads or drops is known;
+    # `check_open` checks the elements still open after each block (see `_events`).
+    event_tags: tuple[str, ...] | None = None
 
     def __init__(self, chunk_size: int = CHUNK_SIZE) -> None:
         self.chunk_size = chunk_size
@@ -219,6 +244,7 @@ class MLParser:
         self.held: list[etree._Element] = []  # ended observations not read yet (see HOLD)
         self.room = min(chunk_size, HOLD_LIMIT)  # observations that may be held
         self.skipping: etree._Element | None = None
+        self.document: etree._Element | None = None  # the root element, once seen
         self.handlers: dict[str, dict[str, Handler | None]] = {START: {}, END: {}}
         for tag in self.dataset_tags:
             self.on(tag, self.dataset_start, self.dataset_end)
@@ -234,7 +260,7 @@ class MLParser:
     # The loop. Output goes to `self.out`, which is drained after every event.
     def run(self, stream: BinaryIO) -> Iterator[Event]:
         out, held = self.out, self.held
-        events = iterparse(stream)
+        events = self._events(stream)
         try:
             for event, elem in events:
                 handler = self.table[event].get(elem.tag, _unknown)  # swapped while skipping
@@ -252,6 +278,7 @@ class MLParser:
                         if elem.getparent() is None and event == START:
                             refuse_doctype_after(elem)
                             self.root(elem)
+                            self.document = elem
                         else:
                             self.unknown(event, elem)
                     else:
@@ -263,6 +290,52 @@ class MLParser:
             raise syntax_error(exc) from exc
         if self.message is None:  # a message without data sets still says what it was
             yield MessageStart(format=self.format_name)
+
+    def _events(self, stream: BinaryIO) -> Iterator[tuple[str, etree._Element]]:
+        """(event, element) pairs of the body. With `event_tags`, libxml2 leaves the others out;
+        the root is checked first from the head (else everything has events, as without a
+        filter), and the elements still open are checked after each `FEED_SIZE` block, so an
+        unknown element is refused before it can grow: memory stays bounded."""
+        head = read_head(stream)
+        root = probe_root(head) if self.event_tags is not None else None
+        if root is None:
+            yield from etree.iterparse(
+                _Chained(head, stream), events=(START, END), **PARSER_OPTIONS
+            )
+            return
+        refuse_doctype_after(root)
+        self.root(root)
+        tags = [*self.event_tags, root.tag]  # type: ignore[misc]
+        parser = etree.XMLPullParser(events=(START, END), tag=tags, **PARSER_OPTIONS)
+        data = head
+        while data:
+            parser.feed(data)
+            yield from parser.read_events()
+            self.check_open()
+            data = stream.read(FEED_SIZE)
+        parser.close()
+        yield from parser.read_events()
+
+    def check_open(self) -> None:
+        """The open elements (the last child of the last child... of the root) must be known;
+        a skipped subtree is not looked into."""
+        known, skipped = self.handlers[START], set(self.skipped_tags)
+        elem = self.document
+        while elem is not None and len(elem):
+            elem = elem[-1]
+            if elem.tag in skipped or self.skipping is not None:
+                return
+            if elem.tag not in known:
+                self.unknown(START, elem)
+
+    def sweep(self, elems: Iterable[etree._Element]) -> None:
+        """Every element in `elems` and below must be known (those without events are checked
+        here, when they are read or dropped)."""
+        known = self.handlers[START]
+        for top in elems:
+            for elem in top.iter(etree.Element):
+                if elem.tag not in known:
+                    self.unknown(START, elem)
 
     def root(self, elem: etree._Element) -> None:
         """Check the root element (subclasses know which ones they read)."""
@@ -288,6 +361,8 @@ class MLParser:
             return
         parent = elem.getparent()
         if parent is None:  # the root element's end
+            if self.event_tags is not None:
+                self.sweep(child for child in elem if child.tag not in self.skipped_tags)
             return
         if local(elem.tag) == "DataSet" and parent.getparent() is None:
             # Some writers (Eurostat) put the DataSet in the DSD's namespace: learn the tag.
@@ -346,6 +421,13 @@ class MLParser:
         chunk = self.builder.take()
         if chunk is not None:
             self.out.append(chunk)
+        self.release(elem)
+
+    def release(self, elem: etree._Element) -> None:
+        """`release`, first checking what it frees when elements are filtered."""
+        if self.event_tags is not None:
+            previous = elem.getprevious()
+            self.sweep([*elem, *([previous] if previous is not None else [])])
         release(elem)
 
     def flush_if_full(self) -> None:

@@ -10,7 +10,9 @@ data, generic groups say which values are key (`GroupKey`) and which are attribu
 Observations are held (`HOLD`) and read in batches. So that nothing but an observation's own end
 interrupts a batch, the containers before them are read by whoever needs them: a series' key and
 attributes when its first observations (or its end) are read, a group's at its end, the
-dataset's attributes when its content starts.
+dataset's attributes when its content starts. Only the elements with handlers have events
+(`event_tags`; an observation's five or so children would otherwise be five times the events):
+the others are checked to be known as they are read or dropped (`MLParser.sweep`).
 """
 
 from lxml import etree
@@ -28,7 +30,6 @@ from app.readers.sdmx_ml_core import (
     drop_before,
     line,
     local,
-    release,
 )
 
 G = f"{{{GEN21}}}"
@@ -50,6 +51,15 @@ class Generic21(MLParser):
     format_name = "sdmx-ml-2.1-generic"
     dataset_tags = (f"{{{MES21}}}DataSet",)
     skipped_tags = (f"{{{MES21}}}Header", f"{{{FOOTER21}}}Footer", G + "DataProvider")
+
+    event_tags = (
+        *dataset_tags,
+        "{*}DataSet",  # some writers put it in another namespace (see MLParser.unknown)
+        *skipped_tags,
+        SERIES,
+        GROUP,
+        OBS,
+    )
 
     def __init__(self, chunk_size: int) -> None:
         super().__init__(chunk_size)
@@ -100,7 +110,7 @@ class Generic21(MLParser):
         if self.pending is not None and self.dataset is not None:
             for child in self.dataset:
                 if child.tag == ATTRIBUTES:
-                    values = _values(child).items()
+                    values = self.values(child).items()
                     self.pending.attributes.update({k: v for k, v in values if v is not None})
         super().begin()
 
@@ -114,10 +124,12 @@ class Generic21(MLParser):
         """Read the current series' key and attributes (they come before its observations)."""
         if self.series_elem is not None:
             for child in self.series_elem:
-                if child.tag == SERIES_KEY or child.tag == ATTRIBUTES:
-                    self.series.update(_values(child))
+                if child.tag in (SERIES_KEY, ATTRIBUTES):
+                    self.series.update(self.values(child))
                 elif child.tag == OBS:
                     break
+                else:
+                    self.sweep((child,))
             self.series_elem = None
 
     def series_end(self, elem: etree._Element) -> None:
@@ -126,12 +138,13 @@ class Generic21(MLParser):
             self.builder.add(elem.sourceline, self.series)
             self.flush_if_full()
         self.series = {}
-        release(elem)
+        self.release(elem)
 
     def group_start(self, elem: etree._Element) -> None:
         self.begin()
 
     def group_end(self, elem: etree._Element) -> None:
+        self.sweep((elem,))
         key: dict[str, str | None] = {}
         attributes: dict[str, str | None] = {}
         for child in elem:
@@ -140,7 +153,7 @@ class Generic21(MLParser):
             elif child.tag == ATTRIBUTES:
                 attributes.update(_values(child))
         self.out.append(GroupAttributes(self.index, key, attributes, line(elem)))  # type: ignore[arg-type]
-        release(elem)
+        self.release(elem)
 
     def read_held(self) -> None:
         """Each held observation is read from its children; a batch whose rows name the same
@@ -161,6 +174,9 @@ class Generic21(MLParser):
         self.flush_if_full()
         self.series_rows += len(held)
         last = held[-1]
+        parent = last.getparent()
+        if parent is not None:  # what is dropped besides observations must be known too
+            self.sweep(e for e in parent[: parent.index(last)] if e.tag != OBS)
         drop_before(last)
         last.clear()
         held.clear()
@@ -176,5 +192,23 @@ class Generic21(MLParser):
                 value = child.get("value")
                 row[OBS_VALUE] = None if value == MISSING else value
             elif tag in (ATTRIBUTES, OBS_KEY):
-                row.update(_values(child))
+                row.update(self.values(child))
+                continue
+            else:  # known elsewhere (ignored, as before) or refused
+                self.sweep((child,))
+                continue
+            if len(child):  # only known elements, anywhere
+                self.sweep(child)
         return row
+
+    def values(self, container: etree._Element) -> dict[str, str | None]:
+        """`_values`, checking that what the container holds is known."""
+        values: dict[str, str | None] = {}
+        for value in container:
+            if value.tag == VALUE:
+                values[value.get("id", "")] = value.get("value")
+                if len(value):
+                    self.sweep(value)
+            else:
+                self.sweep((value,))
+        return values

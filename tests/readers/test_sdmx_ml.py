@@ -447,3 +447,65 @@ def test_held_observations_keep_order_and_chunk_sizes(chunk_size: int) -> None:
     assert [len(c) for c in chunks[:-1]] == [chunk_size] * (len(chunks) - 1)
     got = [(p, v.get("OBS_VALUE")) for p, v in rows(events)]
     assert got == [(f"line {13 + o}", None if o % 5 == 0 else str(o)) for o in range(50)]
+
+
+# Generic data has events for series, groups and observations only; the other elements are
+# checked as they are read or dropped. Each case puts an unknown element somewhere: the error
+# must be the one a parse with every event gives.
+UNKNOWN_PLACES = [
+    ('<gen:ObsValue value="1200"/>', '<gen:ObsValue value="1200"/><gen:Bad/>'),  # in an Obs
+    ('<gen:Value id="OBS_STATUS" value="A"/>', '<gen:Value id="OBS_STATUS" value="A"/><Bad/>'),
+    (
+        '<gen:ObsDimension value="2023"/>',
+        '<gen:ObsDimension value="2023"><x:Bad xmlns:x="u"/></gen:ObsDimension>',
+    ),
+    ("</gen:Obs>\n      <gen:Obs>", "</gen:Obs><gen:Bad/><gen:Obs>"),  # between observations
+    ('<gen:Value id="FREQ" value="A"/>', '<gen:Value id="FREQ" value="A"/><gen:Bad/>'),  # SeriesKey
+    ("</gen:Group>", "</gen:Group><gen:Bad/>"),  # in the DataSet
+    ("</gen:Attributes>\n    <gen:Group", "</gen:Attributes><Bad>text</Bad><gen:Group"),
+    ("<gen:GroupKey>", "<gen:GroupKey><gen:Bad/>"),  # in a group
+    ("</mes:DataSet>", "</mes:DataSet><Bad/>"),  # after the data
+]
+
+
+@pytest.mark.parametrize(("old", "new"), UNKNOWN_PLACES)
+def test_generic_unknown_elements_are_refused_as_with_every_event(old: str, new: str) -> None:
+    from app.readers.sdmx_ml_generic import Generic21
+
+    class EveryEvent(Generic21):
+        event_tags = None
+
+    text = (SAMPLES / "generic21_series.xml").read_text()
+    assert old in text
+    body = text.replace(old, new, 1).encode()
+    with pytest.raises(MessageError) as expected:
+        list(EveryEvent(10).run(io.BytesIO(body)))
+    with pytest.raises(MessageError) as got:
+        list(Generic21(10).run(io.BytesIO(body)))
+    assert (got.value.message, got.value.position) == (
+        expected.value.message,
+        expected.value.position,
+    )
+    assert "Bad" in got.value.message
+
+
+def test_generic_big_unknown_element_is_refused_before_it_is_read() -> None:
+    """An unknown element without events is found among the open elements after each block:
+    the parse stops long before the end of the body (memory stays bounded)."""
+    from app.readers import sdmx_ml_core
+
+    text = (SAMPLES / "generic21_series.xml").read_text()
+    junk = "<gen:Bad>" + "<x/>" * 500_000 + "</gen:Bad>"
+    body = text.replace("</gen:Group>", "</gen:Group>" + junk, 1).encode()
+
+    class Counted(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            data = super().read(size)
+            self.total = getattr(self, "total", 0) + len(data)
+            return data
+
+    stream = Counted(body)
+    reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-generic")
+    with pytest.raises(MessageError, match="Unexpected element <Bad"):
+        list(reader.read(stream))
+    assert stream.total < 4 * sdmx_ml_core.FEED_SIZE < len(body)
