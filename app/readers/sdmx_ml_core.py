@@ -9,9 +9,14 @@ Why a table and not a ladder: every element the parser meets must be in the tabl
 does not know fails loudly with its line; subtrees DSM does not read (header details, footer,
 reference metadata) are skipped on purpose, by swapping the table out until the subtree ends.
 
-Observations are the hot path. A format may register its observation tag with `HOLD` instead of a
-handler: the loop then only keeps the ended element in `held`, and `read_held` (the format's) reads
-up to `room` of them at once, before any other handler runs, so events keep their order.
+Observations are the hot path, read in batches in one of two ways, before any other handler
+runs so that events keep their order:
+- `HOLD` (generic): the loop only keeps each ended observation in `held`; `read_held` reads up to
+  `room` of them at once.
+- `container` (structure-specific): observations have no events at all (`event_tags` leaves them
+  out); `read_children` reads the ended children of the open series or dataset after each block
+  of input, before any other handler, and at the container's end. Without a filter (a prolog
+  too long to find the root in the head) their end events are counted (`ENDED`) instead.
 
 Memory stays flat: held observations are removed from the tree once read (at most `HOLD_LIMIT` are
 alive), other elements at their end event with their already-read preceding sibling; so only a
@@ -245,6 +250,8 @@ class MLParser:
         self.room = min(chunk_size, HOLD_LIMIT)  # observations that may be held
         self.skipping: etree._Element | None = None
         self.document: etree._Element | None = None  # the root element, once seen
+        self.container: etree._Element | None = None  # whose observations `read_children` reads
+        self.ended = 0  # observation end events since they were last read (see ENDED)
         self.handlers: dict[str, dict[str, Handler | None]] = {START: {}, END: {}}
         for tag in self.dataset_tags:
             self.on(tag, self.dataset_start, self.dataset_end)
@@ -271,25 +278,37 @@ class MLParser:
                     if len(held) < self.room:
                         continue
                     self.read_held()
+                elif handler is ENDED:
+                    self.ended += 1
+                    if self.ended < self.room:
+                        continue
+                    self.read_children(elem, inclusive=True)
                 else:
-                    if held:  # read observations before anything else happens
-                        self.read_held()
-                    if handler is _unknown:
-                        if elem.getparent() is None and event == START:
-                            refuse_doctype_after(elem)
-                            self.root(elem)
-                            self.document = elem
-                        else:
-                            self.unknown(event, elem)
-                    else:
-                        handler(elem)
+                    self.dispatch(event, elem, handler)
                 if out:
                     yield from out
                     out.clear()
         except etree.XMLSyntaxError as exc:
             raise syntax_error(exc) from exc
+        yield from out
         if self.message is None:  # a message without data sets still says what it was
             yield MessageStart(format=self.format_name)
+
+    def dispatch(self, event: str, elem: etree._Element, handler: Handler) -> None:
+        """Any event but an observation's end: observations are read first."""
+        if self.held:
+            self.read_held()
+        if self.container is not None:
+            self.read_children(elem)
+        if handler is _unknown:
+            if elem.getparent() is None and event == START:
+                refuse_doctype_after(elem)
+                self.root(elem)
+                self.document = elem
+            else:
+                self.unknown(event, elem)
+        else:
+            handler(elem)
 
     def _events(self, stream: BinaryIO) -> Iterator[tuple[str, etree._Element]]:
         """(event, element) pairs of the body. With `event_tags`, libxml2 leaves the others out;
@@ -312,9 +331,38 @@ class MLParser:
             parser.feed(data)
             yield from parser.read_events()
             self.check_open()
+            if self.container is not None:
+                self.read_children(None)
             data = stream.read(FEED_SIZE)
         parser.close()
         yield from parser.read_events()
+
+    def read_children(self, upto: etree._Element | None, inclusive: bool = False) -> None:
+        """Read the `container`'s children that have ended (`read_kids`) and drop them: before
+        the one holding `upto` (or up to it, `inclusive`), all of them at the container's end,
+        or all but the last one (which may be open) when `upto` is None."""
+        container = self.container
+        if container is None:
+            return
+        if upto is None:
+            count = len(container) - 1
+        elif upto is container:
+            count = len(container)
+        else:
+            child = upto
+            while (parent := child.getparent()) is not container:
+                if parent is None:
+                    return
+                child = parent
+            count = container.index(child) + inclusive
+        self.ended = 0
+        if count > 0:
+            self.read_kids(container[:count])
+            del container[:count]
+
+    def read_kids(self, kids: list[etree._Element]) -> None:
+        """Read a container's ended children (formats that set `container` implement it)."""
+        raise NotImplementedError
 
     def check_open(self) -> None:
         """The open elements (the last child of the last child... of the root) must be known;
@@ -416,6 +464,7 @@ class MLParser:
             self.pending = None
 
     def dataset_end(self, elem: etree._Element) -> None:
+        self.container = None
         self.begin()
         self.end_run()
         chunk = self.builder.take()
@@ -468,6 +517,11 @@ def _unknown(elem: etree._Element) -> None:
 
 def HOLD(elem: etree._Element) -> None:  # noqa: N802 - a marker, named like a constant
     """Marks an observation's end event: hold the element, read it later with others."""
+
+
+def ENDED(elem: etree._Element) -> None:  # noqa: N802 - a marker, named like a constant
+    """Marks an observation's end event when observations are read as the `container`'s
+    children: count it, and read them when `room` have ended."""
 
 
 def release(elem: etree._Element) -> None:

@@ -23,20 +23,19 @@ from lxml import etree
 
 from app.model.data import GroupAttributes, MessageError, StructureRef
 from app.readers.sdmx_ml_core import (
+    ENDED,
     FOOTER21,
-    HOLD,
     HOLD_LIMIT,
     MES21,
     MES30,
     MISSING,
     SS21,
     SS30,
+    START,
     XML_LANG,
     MLParser,
-    drop_before,
     line,
     local,
-    release,
     without_missing,
 )
 
@@ -80,7 +79,17 @@ class StructureSpecificParser(MLParser):
             "Metadata",
             "DataProvider",
         )
+        self.event_tags = (  # observations are read as the children of their series or dataset
+            *self.dataset_tags,
+            "{*}DataSet",  # some writers put it in another namespace (see MLParser.unknown)
+            *self.skipped_tags,
+            "Series",
+            "Group",
+            "Atts",
+            "Comp",
+        )
         super().__init__(chunk_size)
+        self.dataset: etree._Element | None = None
         self.series: dict[str, str | None] = {}
         self.series_rows = 0
         self.run_keys: list[str] = []
@@ -88,9 +97,8 @@ class StructureSpecificParser(MLParser):
         self.run_rows: list[list[str]] = []
         self.run_lines: list[int] = []
         self.plain_keys: list[str] | None = None  # the last attribute names known to be plain
-        self.in_series = False
         self.on("Series", self.series_start, self.series_end)
-        self.on("Obs", None, HOLD)
+        self.on("Obs", None, ENDED)
         self.on("Group", None, self.group_end)
         self.on("Atts", None, self.atts_end)
         self.on("Comp", None, self.comp_end)
@@ -114,6 +122,7 @@ class StructureSpecificParser(MLParser):
         return elem.get(f"{{{self.ss}}}action") or elem.get("action")
 
     def dataset_attributes(self, elem: etree._Element) -> dict[str, str]:
+        self.dataset = self.container = elem
         skip = self.control_attributes
         return {k: v for k, v in elem.attrib.items() if k[0] != "{" and k not in skip}
 
@@ -125,7 +134,7 @@ class StructureSpecificParser(MLParser):
         self.end_run()
         self.series = {k: v for k, v in elem.attrib.items() if k[0] != "{"}
         self.series_rows = 0
-        self.in_series = True
+        self.container = elem
 
     def series_end(self, elem: etree._Element) -> None:
         self.end_run()
@@ -133,18 +142,29 @@ class StructureSpecificParser(MLParser):
             self.builder.add(elem.sourceline, self.series)
             self.flush_if_full()
         self.series = {}
-        self.in_series = False
-        release(elem)
+        self.container = self.dataset
+        self.release(elem)
 
-    # The hot path. Held observations that are all plain (the same attribute names, no NaN, no Comp
+    # The hot path. Observations that are all plain (the same attribute names, no NaN, no Comp
     # children, no xsi:type) are one run: their value lists are transposed into columns at once.
     # Otherwise each goes through `obs`, which makes runs of the plain ones and rows of the rest.
-    def read_held(self) -> None:
-        held = self.held
-        if self.pending is not None:
+    def read_kids(self, kids: list[etree._Element]) -> None:
+        observations = [kid for kid in kids if kid.tag == "Obs"]
+        if len(observations) != len(kids):  # series and groups read, Comp, or unknown ones
+            known = self.handlers[START]
+            self.sweep(kid for kid in kids if kid.tag not in known)
+        if observations and self.pending is not None:
             self.begin()
-        keys = list(map(_keys, held))
-        values = list(map(_values, held))
+        begin = 0
+        while begin < len(observations):
+            end = begin + self.room
+            self.read_observations(observations[begin:end])
+            self.room = min(self.chunk_size - self.builder.rows, HOLD_LIMIT)
+            begin = end
+
+    def read_observations(self, observations: list[etree._Element]) -> None:
+        keys = list(map(_keys, observations))
+        values = list(map(_values, observations))
         first = keys[0]
         if first != self.plain_keys:  # a new list of names: none namespaced (xsi:type)?
             self.plain_keys = first if not any(k[0] == "{" for k in first) else None
@@ -152,22 +172,16 @@ class StructureSpecificParser(MLParser):
             first == self.plain_keys
             and keys.count(first) == len(keys)
             and MISSING not in chain.from_iterable(values)
-            and not any(map(len, held))
+            and not any(map(len, observations))
         ):
             self.end_run()
-            self.builder.add_run(list(map(_sourceline, held)), self.series, first, values)
+            self.builder.add_run(list(map(_sourceline, observations)), self.series, first, values)
             self.flush_if_full()
         else:
-            for elem, elem_keys, elem_values in zip(held, keys, values, strict=True):
+            for elem, elem_keys, elem_values in zip(observations, keys, values, strict=True):
                 self.obs(elem, elem_keys, elem_values)
             self.end_run()
-        self.series_rows += len(held)
-        if len(held) >= self.room or not self.in_series:  # else the series' end frees them
-            last = held[-1]
-            drop_before(last)
-            last.clear()
-        held.clear()
-        self.room = min(self.chunk_size - self.builder.rows, HOLD_LIMIT)
+        self.series_rows += len(observations)
 
     def obs(self, elem: etree._Element, keys: list[str], values: list[str]) -> None:
         if keys != self.run_keys:
@@ -179,6 +193,7 @@ class StructureSpecificParser(MLParser):
             self.run_lines.append(elem.sourceline)
         else:
             self.end_run()
+            self.sweep(elem)  # its children: Comp and Value only, as with every event
             self.builder.add(elem.sourceline, self.series, without_missing(_components(elem)))
             self.flush_if_full()
 
@@ -194,18 +209,19 @@ class StructureSpecificParser(MLParser):
         # `type` names the group (as xsi:type does); it is not a component.
         values = {k: v for k, v in _components(elem).items() if v is not None and k != "type"}
         self.out.append(GroupAttributes(self.index, {}, values, line(elem)))
-        release(elem)
+        self.release(elem)
 
     def atts_end(self, elem: etree._Element) -> None:
         if self.pending is not None:
             self.pending.attributes.update(
                 {k: v for k, v in _components(elem).items() if v is not None}
             )
-        release(elem)
+        self.release(elem)
 
     def comp_end(self, elem: etree._Element) -> None:
         """Series-level `Comp` values must be known before the series' observations; the other
         parents (Obs, Group, Atts) read their Comp children when they end."""
+        self.sweep(elem)  # Value elements have no events
         if elem.getparent().tag == "Series":
             self.series[elem.get("id", "")] = comp_value(elem)
 

@@ -509,3 +509,80 @@ def test_generic_big_unknown_element_is_refused_before_it_is_read() -> None:
     with pytest.raises(MessageError, match="Unexpected element <Bad"):
         list(reader.read(stream))
     assert stream.total < 4 * sdmx_ml_core.FEED_SIZE < len(body)
+
+
+@pytest.mark.parametrize("name", ["sdmx-ml-2.1-structurespecific", "sdmx-ml-2.1-generic"])
+def test_a_prolog_longer_than_the_head_reads_the_same(name: str) -> None:
+    """Past 64 kB of prolog the root is not found in the head: every element then has events
+    (no filter), with the same rows and, after the comment's line, the same positions."""
+    sample = "ss21_missing_values.xml" if "structure" in name else "generic21_series.xml"
+    text = (SAMPLES / sample).read_text()
+    declaration, rest = text.split("\n", 1)
+    long = f"{declaration}\n<!--{'x' * 70_000}-->\n{rest}".encode()
+    reader = next(r for r in READERS if r.name == name)
+    plain, shifted = (rows(list(reader.read(io.BytesIO(b)))) for b in (text.encode(), long))
+    assert [v for _, v in shifted] == [v for _, v in plain]
+    assert [int(p.split()[1]) - 1 for p, _ in shifted] == [int(p.split()[1]) for p, _ in plain]
+
+
+def test_memory_stays_flat_without_the_filter() -> None:
+    """Observations found by their end events (long prolog) are also read and dropped as they go."""
+    from app.readers.sdmx_ml_ss import StructureSpecific21
+
+    class Watched(StructureSpecific21):
+        def root(self, elem):  # type: ignore[no-untyped-def]
+            super().root(elem)
+            self.tree = elem
+
+    declaration, rest = big_message(1, 30_000).split(b"\n", 1)
+    body = declaration + b"\n<!--" + b"x" * 70_000 + b"-->\n" + rest
+    parser = Watched(1_000)
+    sizes, total = [], 0
+    for event in parser.run(io.BytesIO(body)):
+        if isinstance(event, Chunk):
+            total += len(event)
+            sizes.append(sum(1 for _ in parser.tree.iter()))
+    assert total == 30_000
+    assert max(sizes) < 3_000
+
+
+SS_UNKNOWN_PLACES = [
+    ("ss21_series.xml", '<Obs TIME_PERIOD="2022"', '<Bad/><Obs TIME_PERIOD="2022"'),  # in a Series
+    ("ss21_series.xml", 'OBS_STATUS="A"/>', 'OBS_STATUS="A"><Bad/></Obs>'),  # in an Obs
+    (
+        "ss21_series.xml",
+        "</Series>",
+        "</Series><x:Bad xmlns:x='u'><Obs/></x:Bad>",
+    ),  # in the DataSet
+    ("ss21_flat.xml", 'OBS_VALUE="1200"/>', 'OBS_VALUE="1200"/><Bad>text</Bad>'),  # flat
+    ("ss21_groups.xml", 'Kazakhstan"/>', 'Kazakhstan"><Bad/></Group>'),  # in a group
+    ("ss30_series.xml", "<Value>late</Value>", "<Value>late<Bad/></Value>"),  # in a Comp's Value
+    ("ss30_series.xml", "</mes:DataSet>", "</mes:DataSet><Bad/>"),  # after the data
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new"), SS_UNKNOWN_PLACES)
+def test_ss_unknown_elements_are_refused_as_with_every_event(name: str, old: str, new: str) -> None:
+    """Observations, Values and unknown elements have no events: the error must still be the
+    one a parse with every event gives."""
+    text = (SAMPLES / name).read_text()
+    assert old in text
+    body = text.replace(old, new, 1).encode()
+    from app.readers.sdmx_ml_ss import StructureSpecific21, StructureSpecific30
+
+    parser_class = StructureSpecific30 if name.startswith("ss30") else StructureSpecific21
+
+    class EveryEvent(parser_class):  # type: ignore[misc, valid-type]
+        def __init__(self, chunk_size: int) -> None:
+            super().__init__(chunk_size)
+            self.event_tags = None
+
+    with pytest.raises(MessageError) as expected:
+        list(EveryEvent(10).run(io.BytesIO(body)))
+    with pytest.raises(MessageError) as got:
+        list(parser_class(10).run(io.BytesIO(body)))
+    assert (got.value.message, got.value.position) == (
+        expected.value.message,
+        expected.value.position,
+    )
+    assert "Bad" in got.value.message
