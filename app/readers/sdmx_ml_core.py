@@ -128,6 +128,7 @@ PARSER_OPTIONS: Final = {
     "huge_tree": False,
     "remove_comments": True,
     "remove_pis": True,
+    "collect_ids": False,  # no table of xml:id values: nothing here looks elements up by id
 }
 FEED_SIZE: Final = 64 * 1024  # bytes fed to a filtered parse between checks of the open elements
 
