@@ -21,6 +21,8 @@ from app.model.data import MessageError
 BLOCK_SIZE: Final = 1 << 20  # bytes decoded at a time
 _MARGIN: Final = 1024  # an error this far before the end of the window is not for want of text
 _WS = re.compile(r"[ \t\n\r]*")
+_KEY = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')  # a plain key and ':'
+_AFTER = re.compile(r"[ \t\n\r]*([,}])")
 _DECODER = json.JSONDecoder()
 _scan = _DECODER.scan_once
 
@@ -173,6 +175,60 @@ class JSONText:
             if char != ",":
                 raise self.error("Expecting ',' delimiter", self.pos - 1)
             char = self.peek()
+
+    def items(self, limit: int) -> Iterator[tuple[str, Any]]:
+        """Walk the object at `pos` (after `peek` found "{"), decoding each member's value whole:
+        (key, value) pairs. Plain members are matched in one go; any other, or one the window
+        cuts, takes the careful way (`members`' checks), so errors are the same. TooLarge(key)
+        past `limit` characters."""
+        self.pos += 1
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        text, pos = self.text, self.pos
+        while True:
+            key = _KEY.match(text, pos)
+            if key is not None:
+                try:
+                    value, end = _scan(text, key.end())
+                except (StopIteration, json.JSONDecodeError):
+                    end = len(text)
+                after = _AFTER.match(text, end) if end < len(text) else None
+                if after is not None:
+                    self.pos = after.end()
+                    yield key.group(1), value
+                    if after.group(1) == "}":
+                        return
+                    text, pos = self.text, self.pos
+                    continue
+            self.pos = pos
+            name, value, last = self._member(limit)
+            yield name, value
+            if last:
+                return
+            text, pos = self.text, self.pos
+
+    def _member(self, limit: int) -> tuple[str, Any, bool]:
+        """One member at `pos`, the careful way: (key, value, whether it was the last)."""
+        if self.peek() != '"':
+            raise self.error("Expecting property name enclosed in double quotes", self.pos)
+        key = self._key()
+        if self.peek() != ":":
+            raise self.error("Expecting ':' delimiter", self.pos)
+        self.pos += 1
+        if not self.peek():
+            raise self.error("Expecting value", self.pos)
+        try:
+            value = self.value(limit)
+        except TooLarge:
+            raise TooLarge(key) from None
+        char = self.peek()
+        self.pos += 1
+        if char == "}":
+            return key, value, True
+        if char != ",":
+            raise self.error("Expecting ',' delimiter", self.pos - 1)
+        return key, value, False
 
     def _key(self) -> str:
         while True:

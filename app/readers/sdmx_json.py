@@ -245,11 +245,14 @@ class _Skeleton:
         try:
             return self.text.value(PIECE_LIMIT)
         except TooLarge:
-            raise MessageError(
-                f"{what} is over {PIECE_LIMIT} characters of JSON; expected smaller parts"
-                " (send such data as SDMX-CSV or SDMX-ML)",
-                what,
-            ) from None
+            raise self.too_large(what) from None
+
+    def too_large(self, what: str) -> MessageError:
+        return MessageError(
+            f"{what} is over {PIECE_LIMIT} characters of JSON; expected smaller parts"
+            " (send such data as SDMX-CSV or SDMX-ML)",
+            what,
+        )
 
     def datasets(self, what: str) -> Any:
         if self.text.peek() != "[":
@@ -265,8 +268,11 @@ class _Skeleton:
             if key in STREAMED and text.peek() == "{":
                 spool = _Spooled()
                 self.spools.append(spool)
-                for member in text.members():
-                    spool.add(member, self.piece(f"{what}.{key}[{member}]"))
+                try:
+                    for member, value in text.items(PIECE_LIMIT):
+                        spool.add(member, value)
+                except TooLarge as e:
+                    raise self.too_large(f"{what}.{key}[{e.args[0]}]") from None
                 dataset[key] = spool
             else:
                 dataset[key] = self.piece(f"{what}.{key}")
