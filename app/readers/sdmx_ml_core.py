@@ -18,9 +18,11 @@ runs so that events keep their order:
   of input, before any other handler, and at the container's end. Without a filter (a prolog
   too long to find the root in the head) their end events are counted (`ENDED`) instead.
 
-Memory stays flat: held observations are removed from the tree once read (at most `HOLD_LIMIT` are
-alive), other elements at their end event with their already-read preceding sibling; so only a
-handful of elements are alive at a time.
+Memory stays flat: observations are removed from the tree once read (at most `HOLD_LIMIT` held, or
+a `FEED_SIZE` block of a container's children), other elements at their end event with their
+already-read preceding sibling. Elements without events are checked to be known when they are
+read or dropped, and while still open after each block (`sweep`, `check_open`), so an unknown
+element fails loudly with its line before it can grow.
 """
 
 import re
@@ -134,22 +136,16 @@ FEED_SIZE: Final = 64 * 1024  # bytes fed to a filtered parse between checks of 
 
 
 def read_head(stream: BinaryIO) -> bytes:
-    """The first bytes of a body, refused when empty or when they hold a DOCTYPE."""
+    """The first bytes of a body, refused when empty or when they hold a DOCTYPE. The caller
+    parses them and the rest with `PARSER_OPTIONS` (entities off, no network, no DTD), turns
+    `etree.XMLSyntaxError` into MessageError with `syntax_error`, and checks the root element
+    with `refuse_doctype_after` (for prologs longer than the head, or in encodings the byte
+    check does not read)."""
     head = stream.read(HEAD_SIZE)
     if not head.strip():
         raise MessageError("Empty data message; expected an SDMX-ML document", "line 1")
     refuse_doctype(head)
     return head
-
-
-def iterparse(stream: BinaryIO) -> etree.iterparse:
-    """A safe, streaming parse of a body: entities off, no network, no DTD, DOCTYPE refused.
-
-    The caller iterates it and turns `etree.XMLSyntaxError` into MessageError with `syntax_error`;
-    it must also check the root element with `refuse_doctype_after` (for prologs longer than the
-    peeked head, or in encodings the byte check does not read)."""
-    head = read_head(stream)
-    return etree.iterparse(_Chained(head, stream), events=(START, END), **PARSER_OPTIONS)
 
 
 def probe_root(head: bytes) -> etree._Element | None:
