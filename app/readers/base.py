@@ -4,11 +4,12 @@ A reader module defines a `Reader` and registers it in `app.readers.registry`; t
 each reader in turn whether it handles a media type, or failing that, the first bytes of a body.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import BinaryIO, Protocol
 
-from app.model.data import CHUNK_SIZE, Chunk, Event
+from app.model.data import CHUNK_SIZE, Chunk, Event, Positions
 
 
 class ReadFunction(Protocol):
@@ -35,15 +36,17 @@ class ChunkBuilder:
     """Collects rows into columnar chunks: `add` rows, take a `Chunk` when `full`, `flush` at the end.
 
     Rows may name different components: a column first seen on row n is back-filled with None.
+    A row's position is given as a `Positions` item (e.g. a line number for `template` "line {}").
     """
 
-    def __init__(self, dataset: int, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, dataset: int, chunk_size: int = CHUNK_SIZE, template: str = "{}") -> None:
         self.dataset = dataset
         self.chunk_size = chunk_size
+        self.template = template
         self._columns: dict[str, list[str | None]] = {}
-        self._positions: list[str] = []
+        self._positions: list = []
 
-    def add(self, position: str, *parts: dict[str, str | None]) -> None:
+    def add(self, position: object, *parts: dict[str, str | None]) -> None:
         """Add one row made of several dicts (e.g. series values and observation values)."""
         n = len(self._positions)
         columns = self._columns
@@ -64,6 +67,40 @@ class ChunkBuilder:
                     column.append(None)
         self._positions.append(position)
 
+    def add_columns(
+        self,
+        positions: Sequence[object],
+        head: dict[str, str | None],
+        given: dict[str, Sequence[str | None]],
+    ) -> None:
+        """Add rows given as columns, each of len(positions), after the values `head` repeats on
+        each row; a component in both takes the column. Columns are created in `head` then
+        `given` order, as `add` would create them row by row. `given` is emptied."""
+        n, m = len(self._positions), len(positions)
+        columns = self._columns
+        touched = len(head)
+        for key, value in head.items():
+            column = columns.get(key)
+            if column is None:
+                columns[key] = column = [None] * n
+            values = given.pop(key, None)
+            column.extend(repeat(value, m) if values is None else values)
+        touched += len(given)
+        for key, values in given.items():
+            column = columns.get(key)
+            if column is None:
+                columns[key] = column = [None] * n
+            column.extend(values)
+        if len(columns) != touched:
+            for column in columns.values():
+                if len(column) == n:
+                    column.extend(repeat(None, m))
+        self._positions.extend(positions)
+
+    @property
+    def rows(self) -> int:
+        return len(self._positions)
+
     @property
     def full(self) -> bool:
         return len(self._positions) >= self.chunk_size
@@ -72,6 +109,6 @@ class ChunkBuilder:
         """The rows collected so far as a chunk (None if there are none), and start afresh."""
         if not self._positions:
             return None
-        chunk = Chunk(self.dataset, self._columns, self._positions)
+        chunk = Chunk(self.dataset, self._columns, Positions(self.template, self._positions))
         self._columns, self._positions = {k: [] for k in self._columns}, []
         return chunk

@@ -2,12 +2,15 @@
 
 One generator serves the three versions; only the control columns differ. Decisions:
 
-- Rows go from `csv.reader` into a list and are turned into columns once per chunk with
-  `zip(*rows)`; per-row work is a length check and a comparison of the control cells. A new
-  `DatasetStart` begins whenever those cells (structure type, structure id, action) change.
-- Bytes are decoded line by line with strict UTF-8 (a BOM is allowed on line 1), so a wrong
+- Rows are turned into columns a small batch at a time (`BATCH_ROWS`), so per-row and per-cell
+  loops run in C. Text without quotes (or lone CRs) needs no CSV parser: a batch of lines is
+  joined and split on the delimiter once and the columns are slices of that list. From the first
+  block with a quote on, `csv.reader` reads the rest. A new `DatasetStart` begins whenever the
+  control cells (structure type, structure id, action) change.
+- Bytes are decoded a block at a time with strict UTF-8 (a BOM is allowed on line 1), so a wrong
   encoding is reported on its physical line. Positions are physical lines ("line 7" is where the
-  record starts; a quoted field may carry the record over several lines).
+  record starts; a quoted field may carry the record over several lines), formatted only when
+  asked for (`Positions`).
 - The delimiter is the character after the first header term (`DATAFLOW` or `STRUCTURE[..]`);
   the 2.0 specification allows `;` and other locale separators.
 - Header terms are reduced to ids: `DIM: Name` (labels=both) -> `DIM`, `ATTR[]`/`ATTR[en;fr]` ->
@@ -27,9 +30,8 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
-from itertools import chain, islice
-from operator import itemgetter
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice, repeat
 from typing import BinaryIO, Final
 
 from app.model.data import (
@@ -39,6 +41,7 @@ from app.model.data import (
     Event,
     MessageError,
     MessageStart,
+    Positions,
     StructureKind,
     StructureRef,
 )
@@ -75,7 +78,7 @@ _REF = re.compile(r"^(?:([A-Za-z0-9_@$.\-]+):)?([A-Za-z0-9_@$\-]+)(?:\(([^()]*)\
 csv.field_size_limit(FIELD_SIZE_LIMIT)
 
 
-def _text_blocks(stream: BinaryIO) -> Iterator[io.StringIO]:
+def _text_blocks(stream: BinaryIO) -> Iterator[str]:
     """`stream` as blocks of whole lines of text: strict UTF-8, a BOM allowed at the start.
 
     Decoding a block at a time keeps the per-line cost in C; a decoding error is placed on its
@@ -94,7 +97,7 @@ def _text_blocks(stream: BinaryIO) -> Iterator[io.StringIO]:
         lines_before += block.count(b"\n")
         cut = text.rfind("\n") + 1
         if cut:
-            yield io.StringIO(text[:cut], newline="")
+            yield text[:cut]
         rest = text[cut:]
         if len(rest) > LINE_SIZE_LIMIT:
             raise MessageError(
@@ -109,7 +112,7 @@ def _text_blocks(stream: BinaryIO) -> Iterator[io.StringIO]:
             f"line {lines_before + 1}",
         ) from None
     if rest:
-        yield io.StringIO(rest, newline="")
+        yield rest
 
 
 def _strip_label(value: str) -> str:
@@ -155,13 +158,11 @@ class _Layout:
                 raise MessageError(f"Column {term} appears twice (field {i + 1})", "line 1")
             self.components.append((term, i))
             skip = pairs
-        self.control = itemgetter(*control)  # one cell (1.0) or a tuple of cells (2.x)
+        self.control = control  # the fields whose change starts a dataset
         self._names = dict(zip(control, range(len(control)), strict=True))
 
-    def dataset(self, cells: str | tuple[str, ...], index: int, line: int) -> DatasetStart:
-        """The DatasetStart for the control cells of a row."""
-        if isinstance(cells, str):
-            cells = (cells,)
+    def dataset(self, cells: tuple[str, ...], index: int, line: int) -> DatasetStart:
+        """The DatasetStart for the control cells of a row (in `control` order)."""
         where = f"line {line}"
         kind = StructureKind.DATAFLOW
         if self.kind is not None:
@@ -201,79 +202,165 @@ def read_csv(
 ) -> Iterator[Event]:
     """Events of an SDMX-CSV message of `version` ("1.0", "2.0" or "2.1")."""
     blocks = _text_blocks(stream)
-    head = next(blocks, None)
-    first = head.readline() if head is not None else ""
+    head = next(blocks, "")
+    first = io.StringIO(head, newline="").readline()
     if not first.strip():
         raise MessageError("Empty message; expected an SDMX-CSV header line", "line 1")
-    lines = chain([first], head, chain.from_iterable(blocks))
-    reader = csv.reader(lines, delimiter=_delimiter(first, version), strict=True)
+    delimiter = _delimiter(first, version)
+    batch = min(BATCH_ROWS, chunk_size)
+    plain = _plain(first)
+    if plain is not None and plain.endswith("\n"):
+        layout = _Layout(plain[:-1].split(delimiter), version)
+        records = _records(chain([head[len(first) :]], blocks), delimiter, layout.width, batch)
+    else:  # a quoted header: the CSV parser from the start
+        reader = _csv_reader(chain([head], blocks), delimiter)
+        try:
+            layout = _Layout(next(reader), version)
+        except csv.Error as e:
+            raise MessageError(f"Malformed CSV: {e}", f"line {reader.line_num}") from None
+        records = _csv_records(reader, 0, layout.width, batch)
+    yield MessageStart(format=name)
+    yield from _rows(records, layout, chunk_size)
+
+
+# A batch of records: one sequence of cells per header field, and the line each record starts on.
+Records = Iterator[tuple[list[Sequence[str]], Sequence[int]]]
+
+
+def _plain(text: str) -> str | None:
+    """`text` with CRLF line ends made LF, or None when it needs a CSV parser (a quote, a lone CR)."""
+    if '"' in text:
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None
+        text = text.replace("\r\n", "\n")
+    return text
+
+
+def _csv_reader(blocks: Iterable[str], delimiter: str):  # type: ignore[no-untyped-def]
+    lines = chain.from_iterable(io.StringIO(text, newline="") for text in blocks)
+    return csv.reader(lines, delimiter=delimiter, strict=True)
+
+
+def _records(blocks: Iterator[str], delimiter: str, width: int, batch: int) -> Records:
+    """The records after a one-line header, `batch` at a time. Plain text is split on the
+    delimiter; the first block that is not plain hands itself and the rest to `csv.reader`."""
+    delimiters = repeat(delimiter)
+    line = 1
+    for text in blocks:
+        plain = _plain(text)
+        lines = plain.split("\n") if plain is not None else []
+        if plain is None or (
+            len(plain) > FIELD_SIZE_LIMIT and max(map(len, lines)) > FIELD_SIZE_LIMIT
+        ):  # quotes, or a cell the CSV parser must refuse with its own message
+            yield from _csv_records(
+                _csv_reader(chain([text], blocks), delimiter), line, width, batch
+            )
+            return
+        if not lines[-1]:
+            lines.pop()  # the text ended with a line break
+        for begin in range(0, len(lines), batch):
+            part = lines[begin : begin + batch]
+            if "" not in part and set(map(str.count, part, delimiters)) == {width - 1}:
+                cells = delimiter.join(part).split(delimiter)
+                yield [cells[i::width] for i in range(width)], range(line + 1, line + len(part) + 1)
+            else:  # blank lines or a ragged row
+                rows, starts = _irregular(
+                    [p.split(delimiter) if p else [] for p in part], line, width
+                )
+                if rows:
+                    yield list(map(list, zip(*rows, strict=True))), starts
+            line += len(part)
+
+
+def _csv_records(reader, offset: int, width: int, batch: int) -> Records:  # type: ignore[no-untyped-def]
+    """The records `reader` gives, `batch` at a time; it starts after line `offset`."""
+    line = offset + reader.line_num  # the last physical line read
     try:
-        layout = _Layout(next(reader), version)
-        yield MessageStart(format=name)
-        yield from _rows(reader, layout, chunk_size)
+        while rows := list(islice(reader, batch)):
+            end = offset + reader.line_num
+            if end - line == len(rows) and set(map(len, rows)) == {width}:
+                starts: Sequence[int] = range(line + 1, end + 1)
+            else:  # blank lines, records over several lines, or a ragged row
+                rows, starts = _irregular(rows, line, width)
+            line = end
+            if rows:
+                yield list(zip(*rows, strict=True)), starts
     except csv.Error as e:
-        raise MessageError(f"Malformed CSV: {e}", f"line {reader.line_num}") from None
+        raise MessageError(f"Malformed CSV: {e}", f"line {offset + reader.line_num}") from None
 
 
 class _Columns:
-    """Rows of one dataset collected as columns; `take` hands them over as a Chunk."""
+    """Rows of one dataset collected as columns; `add` yields a Chunk whenever one is full.
 
-    def __init__(self, layout: _Layout) -> None:
+    A component column keeps one string object per distinct value (`seen`, reset with each
+    chunk) and turns "" into None on the way in. Done a small batch at a time, while the cells
+    are fresh in the CPU cache, this costs little, and validation then hashes a few hundred
+    distinct strings per column instead of ten thousand new ones. A column whose values are
+    mostly distinct (measures) stops sharing for the rest of the chunk: it would only cost."""
+
+    def __init__(self, layout: _Layout, chunk_size: int) -> None:
         self.layout = layout
-        self.columns: list[list[str]] = [[] for _ in range(layout.width)]
+        self.chunk_size = chunk_size
+        self.fields = [i for _, i in layout.components]
+        self.columns: list[list[str | None]] = [[] for _ in self.fields]
+        self.seen: list[dict[str, str | None] | None] = [{"": None} for _ in self.fields]
         self.starts: list[int] = []
 
-    def add(self, rows: list[list[str]], starts: Sequence[int]) -> None:
-        for column, values in zip(self.columns, zip(*rows, strict=False), strict=False):
-            column.extend(values)
-        self.starts.extend(starts)
+    def add(
+        self, cells: list[Sequence[str]], starts: Sequence[int], begin: int, end: int, dataset: int
+    ) -> Iterator[Chunk]:
+        """Add records `begin` to `end` of a batch."""
+        while begin < end:
+            stop = min(end, begin + self.chunk_size - len(self.starts))
+            whole = begin == 0 and stop == len(starts)
+            size = len(self.starts) + stop - begin
+            for k, i in enumerate(self.fields):
+                values = cells[i] if whole else cells[i][begin:stop]
+                seen, column = self.seen[k], self.columns[k]
+                if seen is None:
+                    column.extend([v or None for v in values] if "" in values else values)
+                else:
+                    column.extend(map(seen.setdefault, values, values))
+                    if len(seen) > size // 2 + 1:
+                        self.seen[k] = None
+            self.starts.extend(starts if whole else starts[begin:stop])
+            begin = stop
+            if len(self.starts) >= self.chunk_size:
+                yield self.take(dataset)
 
     def take(self, dataset: int) -> Chunk:
         out: dict[str, list[str | None]] = {}
-        for name, i in self.layout.components:
-            column: list = self.columns[i]
+        for (name, _), column in zip(self.layout.components, self.columns, strict=True):
             if self.layout.labels:
                 column = [_strip_label(v) if v else None for v in column]
-            elif "" in column:
-                column = [v or None for v in column]
             out[name] = column
-        chunk = Chunk(dataset, out, [f"line {n}" for n in self.starts])
-        self.columns = [[] for _ in self.columns]
+        chunk = Chunk(dataset, out, Positions("line {}", self.starts))
+        self.columns = [[] for _ in self.fields]
+        self.seen = [{"": None} for _ in self.fields]
         self.starts = []
         return chunk
 
 
-def _rows(reader, layout: _Layout, chunk_size: int) -> Iterator[Event]:
-    """Dataset starts and chunks. Rows are read a small batch at a time and transposed with
-    `zip(*rows)`, so the per-row and per-cell loops run in C; small batches keep that cheap."""
-    width, control = layout.width, layout.control
-    batch = min(BATCH_ROWS, chunk_size)
-    collected = _Columns(layout)
-    current: object = None
+def _rows(records: Records, layout: _Layout, chunk_size: int) -> Iterator[Event]:
+    """Dataset starts and chunks. A batch whose control cells all equal the current ones (one
+    `count` per control column) goes in whole; otherwise it is cut where they change."""
+    collected = _Columns(layout, chunk_size)
+    current: tuple[str, ...] | None = None
     index = -1
-    line = reader.line_num  # the last physical line read
-    while rows := list(islice(reader, min(batch, chunk_size - len(collected.starts)))):
-        end = reader.line_num
-        if end - line == len(rows) and set(map(len, rows)) == {width}:
-            starts: Sequence[int] = range(line + 1, end + 1)
-        else:  # blank lines, records over several lines, or a ragged row
-            rows, starts = _irregular(rows, line, width)
-        line = end
-        cells = list(map(control, rows))
-        if cells.count(current) != len(cells):  # the dataset changes in this batch
-            begin = 0
-            for i, cell in enumerate(cells):
+    for cells, starts in records:
+        n, begin = len(starts), 0
+        keys = [cells[i] for i in layout.control]
+        if current is None or any(k.count(c) != n for k, c in zip(keys, current, strict=True)):
+            for i, cell in enumerate(zip(*keys, strict=True)):
                 if cell != current:
-                    if i > begin:
-                        collected.add(rows[begin:i], starts[begin:i])
+                    yield from collected.add(cells, starts, begin, i, index)
                     if collected.starts:
                         yield collected.take(index)
                     current, index, begin = cell, index + 1, i
                     yield layout.dataset(cell, index, starts[i])
-            rows, starts = rows[begin:], starts[begin:]
-        collected.add(rows, starts)
-        if len(collected.starts) >= chunk_size:
-            yield collected.take(index)
+        yield from collected.add(cells, starts, begin, n, index)
     if collected.starts:
         yield collected.take(index)
 

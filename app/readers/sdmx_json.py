@@ -6,10 +6,18 @@ section. This reader resolves them to code ids and reports columnar chunks like 
 
 Decisions:
 
-- The message is parsed whole with the standard `json` module, refusing bodies over
-  `MAX_JSON_BYTES`. Streaming (ijson) would not remove the need to hold the data: the structure
-  section may follow `dataSets` (OECD's 1.0 responses do), and the indexes cannot be resolved
-  before it is read. JSON data uploads are expected to be small; large loads should use CSV/XML.
+- The message is streamed (`json_stream`): the header, structure sections and each dataSet's
+  own members are decoded whole (pieces up to `PIECE_LIMIT` characters), while a dataSet's
+  `series`, `observations` and `dimensionGroupAttributes` are walked member by member into a
+  temporary spool (`_Spooled`: memory up to `SPOOL_MEMORY`, then disk). Events are made once the
+  body has been read, from that skeleton: the structure section may follow `dataSets` (OECD's 1.0
+  responses and the TWG's agri sample do), a dataSet's `action` may follow its `series`, and the
+  indexes cannot be resolved before the structure is known. Memory stays bounded whatever the
+  size; bodies over `MAX_JSON_BYTES` are refused as before. A member given twice in a spooled
+  object is reported twice (`json.loads` would keep the last one only).
+- Observations are turned into columns a series (or a batch of flat observations) at a time when
+  they are regular (value arrays of one length, indexes of plain integers); anything else goes
+  row by row, which reports errors exactly as before.
 - 1.0 (`header`, `structure`, `dataSets`) and 2.x (`meta`, `data.structures`, `data.dataSets`,
   each dataSet naming its structure by index) are told apart by their shape.
 - Measures: 2.x names them in `measures.observation`; 1.0 (and 2.x without that list) has one,
@@ -28,9 +36,13 @@ Decisions:
 """
 
 import json
+import marshal
 import re
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice, repeat
+from operator import itemgetter
 from typing import Any, BinaryIO, Final
 
 from app.model.data import (
@@ -45,6 +57,7 @@ from app.model.data import (
     StructureRef,
 )
 from app.readers.base import ChunkBuilder, Reader
+from app.readers.json_stream import JSONText, TooLarge
 from app.readers.registry import register
 
 MEDIA_TYPE_10: Final = "application/vnd.sdmx.data+json;version=1.0.0"
@@ -52,6 +65,12 @@ MEDIA_TYPE_20: Final = "application/vnd.sdmx.data+json;version=2.0.0"
 MEDIA_TYPE_21: Final = "application/vnd.sdmx.data+json;version=2.1.0"
 
 MAX_JSON_BYTES: Final = 200 * 1024 * 1024
+PIECE_LIMIT: Final = 16 * 1024 * 1024  # characters of one value decoded whole (a series...)
+SPOOL_MEMORY: Final = 8 * 1024 * 1024  # bytes of spooled members kept in memory, then on disk
+SPOOL_BATCH: Final = 256  # members written to the spool at a time
+BATCH: Final = 1024  # flat observations turned into columns at a time
+POSITION: Final = "{}.observations[{}]"  # the `Positions` template: (where, key) items
+STREAMED: Final = ("series", "observations", "dimensionGroupAttributes")
 
 URN_CLASSES: Final = {
     "Dataflow": StructureKind.DATAFLOW,
@@ -95,6 +114,14 @@ class _Component:
     id: str
     values: list[str | None]
     position: int = -1  # keyPosition (dimensions)
+    parts: dict[str, str | None] = field(init=False)  # a key part ("3" or "") -> its value
+    indexes: dict[int | None, str | None] = field(init=False)  # an attribute index -> its value
+
+    def __post_init__(self) -> None:
+        self.parts = {str(i): v for i, v in enumerate(self.values)}
+        self.parts[""] = None
+        self.indexes = dict(enumerate(self.values))  # type: ignore[arg-type]
+        self.indexes[None] = None
 
 
 @dataclass
@@ -143,31 +170,129 @@ def _ref(links: list | None) -> StructureRef | None:
     return next((found[k] for k in LINK_PREFERENCE if k in found), None)
 
 
-def _load(stream: BinaryIO) -> dict:
-    body = stream.read(MAX_JSON_BYTES + 1)
-    if len(body) > MAX_JSON_BYTES:
-        raise MessageError(
-            f"SDMX-JSON message over {MAX_JSON_BYTES} bytes; expected at most that"
-            " (JSON is read whole; send large data as SDMX-CSV or SDMX-ML)"
+class _Spooled:
+    """A JSON object's members on a temporary file until they are read: `items()`, `bool()`
+    and `iter()` (the keys) behave as the dict would, read in order, once or more.
+
+    Each member is marshalled on its own and written in batches of bytes: bytes are nothing to
+    the garbage collector, so decoded members die young instead of piling up for full
+    collections (which, in a server holding many objects, would cost more than the reading)."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+        self.count = 0
+        self.batch: list[bytes] = []
+
+    def add(self, key: str, value: Any) -> None:
+        self.batch.append(marshal.dumps((key, value)))
+        self.count += 1
+        if len(self.batch) >= SPOOL_BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        if self.batch:
+            data = marshal.dumps(self.batch)
+            self.file.write(len(data).to_bytes(8, "little"))
+            self.file.write(data)
+            self.batch = []
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        self._write()
+        self.file.seek(0)
+        while size := int.from_bytes(self.file.read(8), "little"):
+            yield from map(marshal.loads, marshal.loads(self.file.read(size)))
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self.items())
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Skeleton:
+    """Pass one: the body walked into a tree of small values and spooled objects."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.text = JSONText(stream, MAX_JSON_BYTES)
+        self.spools: list[_Spooled] = []
+
+    def read(self) -> Any:
+        text = self.text
+        if text.peek() != "{":
+            tree = self.piece("The message")
+        else:
+            tree = {}
+            for key in text.members():
+                if key == "dataSets":
+                    tree[key] = self.datasets("dataSets")
+                elif key == "data" and text.peek() == "{":
+                    data = tree[key] = {}
+                    for inner in text.members():
+                        data[inner] = (
+                            self.datasets("data.dataSets")
+                            if inner == "dataSets"
+                            else self.piece(f"data.{inner}")
+                        )
+                else:
+                    tree[key] = self.piece(key)
+        text.end()
+        return tree
+
+    def piece(self, what: str) -> Any:
+        try:
+            return self.text.value(PIECE_LIMIT)
+        except TooLarge:
+            raise self.too_large(what) from None
+
+    def too_large(self, what: str) -> MessageError:
+        return MessageError(
+            f"{what} is over {PIECE_LIMIT} characters of JSON; expected smaller parts"
+            " (send such data as SDMX-CSV or SDMX-ML)",
+            what,
         )
-    try:
-        tree = json.loads(body)
-    except json.JSONDecodeError as e:
-        raise MessageError(
-            f"Malformed JSON: {e.msg}", f"line {e.lineno}, column {e.colno}"
-        ) from None
-    except UnicodeDecodeError as e:
-        raise MessageError(
-            f"Bytes not UTF-8 ({e.reason}); expected UTF-8 JSON", f"byte {e.start + 1}"
-        ) from None
-    if not isinstance(tree, dict):
-        raise MessageError("JSON is not an object; expected an SDMX-JSON data message")
-    return tree
+
+    def datasets(self, what: str) -> Any:
+        if self.text.peek() != "[":
+            return self.piece(what)
+        return [self.dataset(f"{what}[{index}]") for index in self.text.elements()]
+
+    def dataset(self, what: str) -> Any:
+        text = self.text
+        if text.peek() != "{":
+            return self.piece(what)
+        dataset: dict[str, Any] = {}
+        for key in text.members():
+            if key in STREAMED and text.peek() == "{":
+                spool = _Spooled()
+                self.spools.append(spool)
+                try:
+                    for member, value in text.items(PIECE_LIMIT):
+                        spool.add(member, value)
+                except TooLarge as e:
+                    raise self.too_large(f"{what}.{key}[{e.args[0]}]") from None
+                dataset[key] = spool
+            else:
+                dataset[key] = self.piece(f"{what}.{key}")
+        return dataset
 
 
 def read_json(stream: BinaryIO, *, name: str, chunk_size: int = CHUNK_SIZE) -> Iterator[Event]:
     """Events of an SDMX-JSON data message (1.0 or 2.x, told apart by shape)."""
-    tree = _load(stream)
+    skeleton = _Skeleton(stream)
+    try:
+        tree = skeleton.read()
+        yield from _events(tree, name, chunk_size)
+    finally:
+        for spool in skeleton.spools:
+            spool.close()
+
+
+def _events(tree: Any, name: str, chunk_size: int) -> Iterator[Event]:
+    if not isinstance(tree, dict):
+        raise MessageError("JSON is not an object; expected an SDMX-JSON data message")
     if "data" in tree or "meta" in tree:  # 2.x
         header = tree.get("meta") or {}
         data = tree.get("data") or {}
@@ -253,7 +378,7 @@ def _dataset(
             {k: v for k, v in values.items() if v is not None},
             here,
         )
-    builder = ChunkBuilder(index, chunk_size)
+    builder = ChunkBuilder(index, chunk_size, POSITION)
     series_dims, obs_dims = s.dims.get("series", []), s.dims.get("observation", [])
     for key, series in (dataset.get("series") or {}).items():
         here = f"{where}.series[{key}]"
@@ -278,20 +403,93 @@ def _observations(
     s: _Structure,
     obs_dims: list[_Component],
     head: dict[str, str | None],
-    observations: dict,
+    observations: Any,
+    where: str,
+) -> Iterator[Event]:
+    """The rows of `observations` (a series' or the flat ones), a batch at a time: as columns
+    when the batch is regular, else row by row."""
+    items = iter(observations.items())
+    while batch := list(islice(items, BATCH)):
+        keys, entries = zip(*batch, strict=True)
+        columns = _columns(s, obs_dims, keys, entries)
+        if columns is None:
+            yield from _rows(builder, s, obs_dims, head, batch, where)
+            continue
+        positions = list(zip(repeat(where), keys))
+        begin = 0
+        while begin < len(keys):
+            end = begin + builder.chunk_size - builder.rows
+            part = {k: v[begin:end] for k, v in columns.items()}
+            builder.add_columns(positions[begin:end], head, part)
+            begin = end
+            if builder.full:
+                yield builder.take()  # type: ignore[misc]
+
+
+def _rows(
+    builder: ChunkBuilder,
+    s: _Structure,
+    obs_dims: list[_Component],
+    head: dict[str, str | None],
+    observations: list[tuple[str, Any]],
     where: str,
 ) -> Iterator[Event]:
     measures, obs_attrs = s.measures, s.attrs.get("observation", [])
     n = len(measures)
-    for key, values in observations.items():
+    for key, values in observations:
         here = f"{where}.observations[{key}]"
         row = _key(obs_dims, key, here)
         values = values or []
         row.update(zip(measures, map(_text, values[:n]), strict=False))
         row.update(_attributes(obs_attrs, values[n:], here))
-        builder.add(here, head, row)
+        builder.add((where, key), head, row)
         if builder.full:
             yield builder.take()
+
+
+def _columns(
+    s: _Structure, obs_dims: list[_Component], keys: Sequence[str], entries: Sequence[Any]
+) -> dict[str, Sequence[str | None]] | None:
+    """The batch as columns (dimensions, measures, attributes, as `_rows` orders a row), or None
+    when a row is not plain: value arrays of different lengths or not arrays, keys of the wrong
+    length, an index out of range or not an integer (then `_rows` says what is wrong)."""
+    if set(map(type, entries)) != {list} or len(widths := set(map(len, entries))) != 1:
+        return None
+    (width,) = widths
+    columns: dict[str, Sequence[str | None]] = {}
+    try:
+        if len(obs_dims) == 1 and "" not in keys:
+            columns[obs_dims[0].id] = list(map(obs_dims[0].parts.__getitem__, keys))
+        else:
+            parts = [key.split(":") if key else [] for key in keys]
+            if set(map(len, parts)) != {len(obs_dims)}:
+                return None
+            for i, dim in enumerate(obs_dims):
+                columns[dim.id] = list(map(dim.parts.__getitem__, map(itemgetter(i), parts)))
+        measures, attrs = s.measures, s.attrs.get("observation", [])
+        for i, measure in enumerate(measures[:width]):
+            columns[measure] = _texts(list(map(itemgetter(i), entries)))
+        for i, attr in enumerate(attrs[: max(width - len(measures), 0)]):
+            values = list(map(itemgetter(len(measures) + i), entries))
+            if not attr.values:
+                columns[attr.id] = _texts(values)
+            elif set(map(type, values)) <= {int, type(None)}:
+                columns[attr.id] = list(map(attr.indexes.__getitem__, values))
+            else:
+                return None
+    except KeyError:
+        return None
+    return columns
+
+
+def _texts(values: list[Any]) -> list[str | None]:
+    """`_text` of each value, with the common columns (strings, whole numbers) done in C."""
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)}:
+        return values
+    if kinds == {int}:
+        return list(map(str, values))
+    return list(map(_text, values))
 
 
 def _sniff(head: bytes, version: str) -> bool:

@@ -9,18 +9,31 @@ Why a table and not a ladder: every element the parser meets must be in the tabl
 does not know fails loudly with its line; subtrees DSM does not read (header details, footer,
 reference metadata) are skipped on purpose, by swapping the table out until the subtree ends.
 
-Memory stays flat: each observation is cleared at its end event and its already-read preceding
-sibling removed; series and datasets likewise, so only a handful of elements are alive at a time.
+Observations are the hot path, read in batches in one of two ways, before any other handler
+runs so that events keep their order:
+- `HOLD` (generic): the loop only keeps each ended observation in `held`; `read_held` reads up to
+  `room` of them at once.
+- `container` (structure-specific): observations have no events at all (`event_tags` leaves them
+  out); `read_children` reads the ended children of the open series or dataset after each block
+  of input, before any other handler, and at the container's end. Without a filter (a prolog
+  too long to find the root in the head) their end events are counted (`ENDED`) instead.
+
+Memory stays flat: observations are removed from the tree once read (at most `HOLD_LIMIT` held, or
+a `FEED_SIZE` block of a container's children), other elements at their end event with their
+already-read preceding sibling. Elements without events are checked to be known when they are
+read or dropped, and while still open after each block (`sweep`, `check_open`), so an unknown
+element fails loudly with its line before it can grow.
 """
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Final
 
 from lxml import etree
 
 from app.model.data import (
     CHUNK_SIZE,
+    LINE_POSITION,
     DatasetStart,
     Event,
     MessageError,
@@ -48,6 +61,7 @@ XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
 
 START: Final = "start"
 END: Final = "end"
+HOLD_LIMIT: Final = 1024  # observations held (and alive in the tree) before they are read
 MISSING: Final = "NaN"  # an observation value that means "no value" (read as None)
 DEFAULT_DIMENSION_AT_OBSERVATION: Final = "TIME_PERIOD"
 
@@ -109,26 +123,42 @@ class _Chained:
         return self._stream.read(size)
 
 
-def iterparse(stream: BinaryIO) -> etree.iterparse:
-    """A safe, streaming parse of a body: entities off, no network, no DTD, DOCTYPE refused.
+PARSER_OPTIONS: Final = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "collect_ids": False,  # no table of xml:id values: nothing here looks elements up by id
+}
+FEED_SIZE: Final = 64 * 1024  # bytes fed to a filtered parse between checks of the open elements
 
-    The caller iterates it and turns `etree.XMLSyntaxError` into MessageError with `syntax_error`;
-    it must also check the root element with `refuse_doctype_after` (for prologs longer than the
-    peeked head, or in encodings the byte check does not read)."""
+
+def read_head(stream: BinaryIO) -> bytes:
+    """The first bytes of a body, refused when empty or when they hold a DOCTYPE. The caller
+    parses them and the rest with `PARSER_OPTIONS` (entities off, no network, no DTD), turns
+    `etree.XMLSyntaxError` into MessageError with `syntax_error`, and checks the root element
+    with `refuse_doctype_after` (for prologs longer than the head, or in encodings the byte
+    check does not read)."""
     head = stream.read(HEAD_SIZE)
     if not head.strip():
         raise MessageError("Empty data message; expected an SDMX-ML document", "line 1")
     refuse_doctype(head)
-    return etree.iterparse(
-        _Chained(head, stream),
-        events=(START, END),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return head
+
+
+def probe_root(head: bytes) -> etree._Element | None:
+    """The root element as the first bytes declare it (parsed by libxml2 up to its start tag),
+    or None when they do not reach it or cannot be parsed (the full parse then says why)."""
+    probe = etree.XMLPullParser(events=(START,), **PARSER_OPTIONS)
+    try:
+        probe.feed(head)
+        for _, elem in probe.read_events():
+            return elem
+    except etree.XMLSyntaxError:
+        return None
+    return None
 
 
 def refuse_doctype_after(root: etree._Element) -> None:
@@ -200,6 +230,10 @@ class MLParser:
     format_name = ""
     dataset_tags: tuple[str, ...] = ()  # the DataSet element tags
     skipped_tags: tuple[str, ...] = ()  # subtrees read as a whole (header) or not at all (footer)
+    # The elements that have events, or None for all. A format that filters reads the others from
+    # their parents, and checks with `sweep` that every element it reads or drops is known;
+    # `check_open` checks the elements still open after each block (see `_events`).
+    event_tags: tuple[str, ...] | None = None
 
     def __init__(self, chunk_size: int = CHUNK_SIZE) -> None:
         self.chunk_size = chunk_size
@@ -208,9 +242,14 @@ class MLParser:
         self.header_action: str | None = None
         self.index = -1
         self.pending: DatasetStart | None = None  # a DatasetStart waiting for its attributes
-        self.builder = RunChunkBuilder(0, chunk_size)
+        self.builder = RunChunkBuilder(0, chunk_size, LINE_POSITION)
+        self.held: list[etree._Element] = []  # ended observations not read yet (see HOLD)
+        self.room = min(chunk_size, HOLD_LIMIT)  # observations that may be held
         self.skipping: etree._Element | None = None
-        self.handlers: dict[tuple[str, str], Handler | None] = {}
+        self.document: etree._Element | None = None  # the root element, once seen
+        self.container: etree._Element | None = None  # whose observations `read_children` reads
+        self.ended = 0  # observation end events since they were last read (see ENDED)
+        self.handlers: dict[str, dict[str, Handler | None]] = {START: {}, END: {}}
         for tag in self.dataset_tags:
             self.on(tag, self.dataset_start, self.dataset_end)
         for tag in self.skipped_tags:
@@ -219,42 +258,142 @@ class MLParser:
 
     def on(self, tag: str, start: Handler | None, end: Handler | None) -> None:
         """Register both events of an element (None: a known element, nothing to do then)."""
-        self.handlers[(tag, START)] = start
-        self.handlers[(tag, END)] = end
+        self.handlers[START][tag] = start
+        self.handlers[END][tag] = end
 
     # The loop. Output goes to `self.out`, which is drained after every event.
     def run(self, stream: BinaryIO) -> Iterator[Event]:
-        out = self.out
-        events = iterparse(stream)
+        out, held = self.out, self.held
+        events = self._events(stream)
         try:
             for event, elem in events:
-                table = self.table  # swapped while a subtree is skipped
-                handler = table.get((elem.tag, event), _unknown)
+                handler = self.table[event].get(elem.tag, _unknown)  # swapped while skipping
                 if handler is None:  # known element, nothing to do at this event
                     continue
-                if handler is _unknown:
-                    if elem.getparent() is None and event == START:
-                        refuse_doctype_after(elem)
-                        self.root(elem)
-                    else:
-                        self.unknown(event, elem)
+                if handler is HOLD:
+                    held.append(elem)
+                    if len(held) < self.room:
+                        continue
+                    self.read_held()
+                elif handler is ENDED:
+                    self.ended += 1
+                    if self.ended < self.room:
+                        continue
+                    self.read_children(elem, inclusive=True)
                 else:
-                    handler(elem)
+                    self.dispatch(event, elem, handler)
                 if out:
                     yield from out
                     out.clear()
         except etree.XMLSyntaxError as exc:
             raise syntax_error(exc) from exc
+        yield from out
         if self.message is None:  # a message without data sets still says what it was
             yield MessageStart(format=self.format_name)
+
+    def dispatch(self, event: str, elem: etree._Element, handler: Handler) -> None:
+        """Any event but an observation's end: observations are read first."""
+        if self.held:
+            self.read_held()
+        if self.container is not None:
+            self.read_children(elem)
+        if handler is _unknown:
+            if elem.getparent() is None and event == START:
+                refuse_doctype_after(elem)
+                self.root(elem)
+                self.document = elem
+            else:
+                self.unknown(event, elem)
+        else:
+            handler(elem)
+
+    def _events(self, stream: BinaryIO) -> Iterator[tuple[str, etree._Element]]:
+        """(event, element) pairs of the body. With `event_tags`, libxml2 leaves the others out;
+        the root is checked first from the head (else everything has events, as without a
+        filter), and the elements still open are checked after each `FEED_SIZE` block, so an
+        unknown element is refused before it can grow: memory stays bounded."""
+        head = read_head(stream)
+        root = probe_root(head) if self.event_tags is not None else None
+        if root is None:
+            yield from etree.iterparse(
+                _Chained(head, stream), events=(START, END), **PARSER_OPTIONS
+            )
+            return
+        refuse_doctype_after(root)
+        self.root(root)
+        tags = [*self.event_tags, root.tag]  # type: ignore[misc]
+        parser = etree.XMLPullParser(events=(START, END), tag=tags, **PARSER_OPTIONS)
+        data = head
+        while data:
+            parser.feed(data)
+            yield from parser.read_events()
+            self.check_open()
+            if self.container is not None:
+                self.read_children(None)
+            data = stream.read(FEED_SIZE)
+        parser.close()
+        yield from parser.read_events()
+
+    def read_children(self, upto: etree._Element | None, inclusive: bool = False) -> None:
+        """Read the `container`'s children that have ended (`read_kids`) and drop them: before
+        the one holding `upto` (or up to it, `inclusive`), all of them at the container's end,
+        or all but the last one (which may be open) when `upto` is None."""
+        container = self.container
+        if container is None:
+            return
+        if upto is None:
+            count = len(container) - 1
+        elif upto is container:
+            count = len(container)
+        else:
+            child = upto
+            while (parent := child.getparent()) is not container:
+                if parent is None:
+                    return
+                child = parent
+            count = container.index(child) + inclusive
+        self.ended = 0
+        if count > 0:
+            self.read_kids(container[:count])
+            del container[:count]
+
+    def read_kids(self, kids: list[etree._Element]) -> None:
+        """Read a container's ended children (formats that set `container` implement it)."""
+        raise NotImplementedError
+
+    def check_open(self) -> None:
+        """The open elements (the last child of the last child... of the root) must be known;
+        a skipped subtree is not looked into."""
+        known, skipped = self.handlers[START], set(self.skipped_tags)
+        elem = self.document
+        while elem is not None and len(elem):
+            elem = elem[-1]
+            if elem.tag in skipped or self.skipping is not None:
+                return
+            if elem.tag not in known:
+                self.unknown(START, elem)
+
+    def sweep(self, elems: Iterable[etree._Element]) -> None:
+        """Every element in `elems` and below must be known (those without events are checked
+        here, when they are read or dropped)."""
+        known = self.handlers[START]
+        for top in elems:
+            for elem in top.iter(etree.Element):
+                if elem.tag not in known:
+                    self.unknown(START, elem)
 
     def root(self, elem: etree._Element) -> None:
         """Check the root element (subclasses know which ones they read)."""
 
+    def read_held(self) -> None:
+        """Read the `held` observations (all ended, in document order), empty the list (in place),
+        and set `room`. Formats that register `HOLD` implement it."""
+        raise NotImplementedError
+
     # Skipped subtrees: the table is emptied until the element that started the skip ends.
     def skip(self, elem: etree._Element) -> None:
         self.skipping = elem
-        self.table = {}
+        self.table = {START: {}, END: {}}
 
     def unknown(self, event: str, elem: etree._Element) -> None:
         if self.skipping is not None:
@@ -267,14 +406,16 @@ class MLParser:
             return
         parent = elem.getparent()
         if parent is None:  # the root element's end
+            if self.event_tags is not None:
+                self.sweep(child for child in elem if child.tag not in self.skipped_tags)
             return
         if local(elem.tag) == "DataSet" and parent.getparent() is None:
             # Some writers (Eurostat) put the DataSet in the DSD's namespace: learn the tag.
             self.on(elem.tag, self.dataset_start, self.dataset_end)
-            self.table[(elem.tag, event)](elem)
+            self.table[event][elem.tag](elem)  # type: ignore[misc]
             return
         where = f" in <{local(parent.tag)}>"
-        known = sorted({local(tag) for tag, _ in self.handlers})
+        known = sorted({local(tag) for tag in self.handlers[START]})
         name = local(elem.tag) if elem.tag == local(elem.tag) else f"{local(elem.tag)} ({elem.tag})"
         raise MessageError(
             f"Unexpected element <{name}>{where}; expected one of {', '.join(known)}",
@@ -307,7 +448,7 @@ class MLParser:
         self.pending = DatasetStart(
             self.index, structure, action, self.dataset_attributes(elem), line(elem)
         )
-        self.builder = RunChunkBuilder(self.index, self.chunk_size)
+        self.builder = RunChunkBuilder(self.index, self.chunk_size, LINE_POSITION)
         self.dataset_began(structure)
 
     def dataset_began(self, structure: StructureRef | None) -> None:
@@ -320,11 +461,19 @@ class MLParser:
             self.pending = None
 
     def dataset_end(self, elem: etree._Element) -> None:
+        self.container = None
         self.begin()
         self.end_run()
         chunk = self.builder.take()
         if chunk is not None:
             self.out.append(chunk)
+        self.release(elem)
+
+    def release(self, elem: etree._Element) -> None:
+        """`release`, first checking what it frees when elements are filtered."""
+        if self.event_tags is not None:
+            previous = elem.getprevious()
+            self.sweep([*elem, *([previous] if previous is not None else [])])
         release(elem)
 
     def flush_if_full(self) -> None:
@@ -349,10 +498,6 @@ class RunChunkBuilder(ChunkBuilder):
     observation keys, given as value lists. Merging a run is one transpose instead of a dict walk
     per row, which is what keeps structure-specific reading fast. Rows and runs may be mixed."""
 
-    @property
-    def rows(self) -> int:
-        return len(self._positions)
-
     def add_run(
         self,
         lines: list[int],
@@ -360,25 +505,20 @@ class RunChunkBuilder(ChunkBuilder):
         keys: list[str],
         rows: list[list[str]],
     ) -> None:
-        n, m = len(self._positions), len(rows)
-        run: dict[str, list[str | None]] = {k: [v] * m for k, v in series.items()}
-        run.update(zip(keys, map(list, zip(*rows, strict=True)), strict=True))  # the Obs wins
-        columns = self._columns
-        for key, values in run.items():
-            column = columns.get(key)
-            if column is None:
-                columns[key] = [None] * n + values
-            else:
-                column.extend(values)
-        if len(run) != len(columns):
-            for column in columns.values():
-                if len(column) == n:
-                    column.extend([None] * m)
-        self._positions.extend(map("line {}".format, lines))
+        self.add_columns(lines, series, dict(zip(keys, zip(*rows, strict=True), strict=True)))
 
 
 def _unknown(elem: etree._Element) -> None:
     """Marks a (tag, event) missing from the table."""
+
+
+def HOLD(elem: etree._Element) -> None:  # noqa: N802 - a marker, named like a constant
+    """Marks an observation's end event: hold the element, read it later with others."""
+
+
+def ENDED(elem: etree._Element) -> None:  # noqa: N802 - a marker, named like a constant
+    """Marks an observation's end event when observations are read as the `container`'s
+    children: count it, and read them when `room` have ended."""
 
 
 def release(elem: etree._Element) -> None:

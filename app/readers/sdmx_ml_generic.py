@@ -6,6 +6,13 @@ id is the header's `dimensionAtObservation` for the dataset's structure (TIME_PE
 an `id` on the element wins). Key and attribute containers are read whole at their end event (they
 are small); an observation is read at its end from its few children. Unlike structure-specific
 data, generic groups say which values are key (`GroupKey`) and which are attributes.
+
+Observations are held (`HOLD`) and read in batches. So that nothing but an observation's own end
+interrupts a batch, the containers before them are read by whoever needs them: a series' key and
+attributes when its first observations (or its end) are read, a group's at its end, the
+dataset's attributes when its content starts. Only the elements with handlers have events
+(`event_tags`; an observation's five or so children would otherwise be five times the events):
+the others are checked to be known as they are read or dropped (`MLParser.sweep`).
 """
 
 from lxml import etree
@@ -15,12 +22,14 @@ from app.readers.sdmx_ml_core import (
     DEFAULT_DIMENSION_AT_OBSERVATION,
     FOOTER21,
     GEN21,
+    HOLD,
+    HOLD_LIMIT,
     MES21,
     MISSING,
     MLParser,
+    drop_before,
     line,
     local,
-    release,
 )
 
 G = f"{{{GEN21}}}"
@@ -43,19 +52,34 @@ class Generic21(MLParser):
     dataset_tags = (f"{{{MES21}}}DataSet",)
     skipped_tags = (f"{{{MES21}}}Header", f"{{{FOOTER21}}}Footer", G + "DataProvider")
 
+    event_tags = (
+        *dataset_tags,
+        "{*}DataSet",  # some writers put it in another namespace (see MLParser.unknown)
+        *skipped_tags,
+        SERIES,
+        GROUP,
+        OBS,
+    )
+
     def __init__(self, chunk_size: int) -> None:
         super().__init__(chunk_size)
         self.at_observation = DEFAULT_DIMENSION_AT_OBSERVATION
+        self.dataset: etree._Element | None = None
+        self.series_elem: etree._Element | None = None  # its key and attributes not read yet
         self.series: dict[str, str | None] = {}
         self.series_rows = 0
-        self.group: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
         self.on(SERIES, self.series_start, self.series_end)
-        self.on(SERIES_KEY, None, self.series_key_end)
         self.on(GROUP, self.group_start, self.group_end)
-        self.on(GROUP_KEY, None, self.group_key_end)
-        self.on(ATTRIBUTES, None, self.attributes_end)
-        self.on(OBS, None, self.obs_end)
-        for tag in (VALUE, OBS_KEY, OBS_DIMENSION, OBS_VALUE_TAG):
+        self.on(OBS, None, HOLD)
+        for tag in (
+            VALUE,
+            SERIES_KEY,
+            GROUP_KEY,
+            ATTRIBUTES,
+            OBS_KEY,
+            OBS_DIMENSION,
+            OBS_VALUE_TAG,
+        ):
             self.on(tag, None, None)  # read by their parent
 
     def root(self, elem: etree._Element) -> None:
@@ -73,54 +97,92 @@ class Generic21(MLParser):
         return elem.get("action")
 
     def dataset_attributes(self, elem: etree._Element) -> dict[str, str]:
-        return {}  # generic datasets carry them in a gen:Attributes child
+        self.dataset = elem
+        return {}  # generic datasets carry them in a gen:Attributes child, read by `begin`
 
     def dataset_began(self, structure: StructureRef | None) -> None:
         at_obs = structure.dimension_at_observation if structure else None
         self.at_observation = at_obs or DEFAULT_DIMENSION_AT_OBSERVATION
+        self.room = min(self.chunk_size, HOLD_LIMIT)
+
+    def begin(self) -> None:
+        """The dataset's attributes (gen:Attributes before its content) go on its DatasetStart."""
+        if self.pending is not None and self.dataset is not None:
+            for child in self.dataset:
+                if child.tag == ATTRIBUTES:
+                    values = self.values(child).items()
+                    self.pending.attributes.update({k: v for k, v in values if v is not None})
+        super().begin()
 
     def series_start(self, elem: etree._Element) -> None:
         self.begin()
+        self.series_elem = elem
         self.series = {}
         self.series_rows = 0
 
-    def series_key_end(self, elem: etree._Element) -> None:
-        self.series.update(_values(elem))
+    def series_head(self) -> None:
+        """Read the current series' key and attributes (they come before its observations)."""
+        if self.series_elem is not None:
+            for child in self.series_elem:
+                if child.tag in (SERIES_KEY, ATTRIBUTES):
+                    self.series.update(self.values(child))
+                elif child.tag == OBS:
+                    break
+                else:
+                    self.sweep((child,))
+            self.series_elem = None
 
     def series_end(self, elem: etree._Element) -> None:
+        self.series_head()
         if not self.series_rows:
-            self.builder.add(line(elem), self.series)
+            self.builder.add(elem.sourceline, self.series)
             self.flush_if_full()
         self.series = {}
-        release(elem)
+        self.release(elem)
 
     def group_start(self, elem: etree._Element) -> None:
         self.begin()
-        self.group = ({}, {})
-
-    def group_key_end(self, elem: etree._Element) -> None:
-        self.group[0].update(_values(elem))
 
     def group_end(self, elem: etree._Element) -> None:
-        key, attributes = self.group
+        self.sweep((elem,))
+        key: dict[str, str | None] = {}
+        attributes: dict[str, str | None] = {}
+        for child in elem:
+            if child.tag == GROUP_KEY:
+                key.update(_values(child))
+            elif child.tag == ATTRIBUTES:
+                attributes.update(_values(child))
         self.out.append(GroupAttributes(self.index, key, attributes, line(elem)))  # type: ignore[arg-type]
-        release(elem)
+        self.release(elem)
 
-    def attributes_end(self, elem: etree._Element) -> None:
-        """Attributes of a Series, Group or DataSet (those of an Obs are read with the Obs)."""
-        parent = elem.getparent().tag
-        if parent == SERIES:
-            self.series.update(_values(elem))
-        elif parent == GROUP:
-            self.group[1].update(_values(elem))
-        elif parent != OBS and self.pending is not None:
-            self.pending.attributes.update(
-                {k: v for k, v in _values(elem).items() if v is not None}
-            )
-
-    def obs_end(self, elem: etree._Element) -> None:
+    def read_held(self) -> None:
+        """Each held observation is read from its children; a batch whose rows name the same
+        components goes in as columns."""
+        held = self.held
         if self.pending is not None:
             self.begin()
+        self.series_head()
+        rows = list(map(self.observation, held))
+        lines = [elem.sourceline for elem in held]
+        layouts = list(map(tuple, rows))
+        if layouts.count(layouts[0]) == len(layouts):
+            values = zip(*map(dict.values, rows), strict=True)
+            self.builder.add_columns(lines, self.series, dict(zip(layouts[0], values, strict=True)))
+        else:
+            for position, row in zip(lines, rows, strict=True):
+                self.builder.add(position, self.series, row)
+        self.flush_if_full()
+        self.series_rows += len(held)
+        last = held[-1]
+        parent = last.getparent()
+        if parent is not None:  # what is dropped besides observations must be known too
+            self.sweep(e for e in parent[: parent.index(last)] if e.tag != OBS)
+        drop_before(last)
+        last.clear()
+        held.clear()
+        self.room = min(self.chunk_size - self.builder.rows, HOLD_LIMIT)
+
+    def observation(self, elem: etree._Element) -> dict[str, str | None]:
         row: dict[str, str | None] = {}
         for child in elem:
             tag = child.tag
@@ -130,9 +192,23 @@ class Generic21(MLParser):
                 value = child.get("value")
                 row[OBS_VALUE] = None if value == MISSING else value
             elif tag in (ATTRIBUTES, OBS_KEY):
-                row.update(_values(child))
-        self.builder.add(f"line {elem.sourceline}", self.series, row)
-        self.series_rows += 1
-        if self.builder.full:
-            self.out.append(self.builder.take())  # type: ignore[arg-type]
-        release(elem)
+                row.update(self.values(child))
+                continue
+            else:  # known elsewhere (ignored, as before) or refused
+                self.sweep((child,))
+                continue
+            if len(child):  # only known elements, anywhere
+                self.sweep(child)
+        return row
+
+    def values(self, container: etree._Element) -> dict[str, str | None]:
+        """`_values`, checking that what the container holds is known."""
+        values: dict[str, str | None] = {}
+        for value in container:
+            if value.tag == VALUE:
+                values[value.get("id", "")] = value.get("value")
+                if len(value):
+                    self.sweep(value)
+            else:
+                self.sweep((value,))
+        return values

@@ -169,6 +169,19 @@ def test_invalid_content_is_422_with_complete_report(client, admin_token):
     assert rejected["status"] == "rejected" and rejected["report"]["findings"]
 
 
+def test_findings_name_the_line_of_each_bad_row(client, admin_token):
+    """Readers keep positions as line numbers and format only those of rows with findings."""
+    rows = [
+        *BASE[:2],
+        "A,KAZ,XXX,F,_T,NSO,2022,5,A,PS",
+        BASE[2],
+        "A,KAZ,UZB,F,_T,NSO,2021,abc,A,PS",
+    ]
+    report = post(client, admin_token, csv(*rows)).json()
+    found = sorted((f["location"]["position"], f["code"]) for f in report["findings"])
+    assert found == [("line 4", "unknown-code"), ("line 6", "invalid-value")]
+
+
 def test_duplicates_in_one_message_are_refused(client, admin_token):
     response = post(client, admin_token, csv(BASE[0], BASE[0]))
     assert response.status_code == 422

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from app.model.data import Chunk, DatasetStart, MessageError, MessageStart, StructureKind
+from app.model.data import (
+    Chunk,
+    DatasetStart,
+    MessageError,
+    MessageStart,
+    Positions,
+    StructureKind,
+)
 from app.readers import sdmx_csv
 from app.readers.registry import find
 
@@ -200,3 +207,89 @@ def test_corpus_matches_plain_csv(path, version):
         for column, value in mine.items():
             if not column.startswith("_"):
                 assert (value or "") == theirs[column]
+
+
+def test_positions_are_formatted_when_asked():
+    """Positions hold line numbers and make "line N" only for the rows someone asks about."""
+    (chunk,) = [e for e in events("v20_actions.csv", "2.0", chunk_size=2) if isinstance(e, Chunk)][
+        :1
+    ]
+    assert isinstance(chunk.positions, Positions)
+    assert chunk.positions.items == [2, 3]
+    assert chunk.positions[1] == "line 3" and chunk.positions[-1] == "line 3"
+    assert chunk.positions == ["line 2", "line 3"] and list(chunk.positions[1:]) == ["line 3"]
+
+
+SAMPLE_NAMES = [
+    ("v10.csv", "1.0"),
+    ("v10_labels.csv", "1.0"),
+    ("v20_actions.csv", "2.0"),
+    ("v20_bom_quoted_empty.csv", "2.0"),
+    ("v20_labels_name.csv", "2.0"),
+    ("v20_semicolon.csv", "2.0"),
+    ("v20_structures.csv", "2.0"),
+    ("v21_merge.csv", "2.1"),
+]
+
+
+@pytest.mark.parametrize("block_size", [1, 7, 64])
+@pytest.mark.parametrize(("name", "version"), SAMPLE_NAMES)
+def test_block_boundaries_change_nothing(monkeypatch, name, version, block_size):
+    """Text is decoded and split a block at a time: rows, positions and datasets are the same
+    wherever the blocks end (mid-character, mid-record, inside a quoted field)."""
+    expected = events(name, version, chunk_size=2)
+    monkeypatch.setattr(sdmx_csv, "BLOCK_SIZE", block_size)
+    assert events(name, version, chunk_size=2) == expected
+
+
+def body(*lines: str, end: str = "\n") -> bytes:
+    return end.join(["STRUCTURE,STRUCTURE_ID,ACTION,FREQ,NOTE", *lines, ""]).encode()
+
+
+def read_body(data: bytes, chunk_size: int = 10_000) -> list:
+    return list(sdmx_csv.READER_20.read(io.BytesIO(data), chunk_size=chunk_size))
+
+
+def test_plain_text_then_quotes(monkeypatch):
+    """Unquoted blocks are split without the CSV parser; from the first quote on it takes over,
+    with the line count carried over (the quoted note spans lines 5 and 6)."""
+    monkeypatch.setattr(sdmx_csv, "BLOCK_SIZE", 40)
+    data = body(
+        "dataflow,DSM:X(1.0),I,A,",
+        "dataflow,DSM:X(1.0),I,A,plain",
+        "",
+        'dataflow,DSM:X(1.0),I,M,"two\nlines"',
+        "dataflow,DSM:X(1.0),R,Q,x",
+    )
+    got = [(r["_dataset"], r["_at"], r["FREQ"], r["NOTE"]) for r in rows(read_body(data, 3))]
+    assert got == [
+        (0, "line 2", "A", None),
+        (0, "line 3", "A", "plain"),
+        (0, "line 5", "M", "two\nlines"),
+        (1, "line 7", "Q", "x"),
+    ]
+
+
+def test_crlf_and_blank_lines_without_quotes():
+    data = body("dataflow,DSM:X(1.0),I,A,a", "", "dataflow,DSM:X(1.0),I,Q,", end="\r\n")
+    got = [(r["_at"], r["FREQ"], r["NOTE"]) for r in rows(read_body(data))]
+    assert got == [("line 2", "A", "a"), ("line 4", "Q", None)]
+
+
+@pytest.mark.parametrize("quote", ["", '"'])
+def test_ragged_row_after_many_lines(monkeypatch, quote):
+    """The same error and line whether the text before it is split plainly or parsed as CSV."""
+    monkeypatch.setattr(sdmx_csv, "BLOCK_SIZE", 100)
+    good = [f"dataflow,DSM:X(1.0),I,A,{quote}n{i}{quote}" for i in range(50)]
+    with pytest.raises(MessageError) as e:
+        read_body(body(*good, "dataflow,DSM:X(1.0),I,A"))
+    assert e.value.message == "Row has 4 fields; expected 5 as in the header"
+    assert e.value.position == "line 52"
+
+
+def test_repeated_values_share_one_string():
+    """Each column keeps one object per distinct value, so validation hashes few strings."""
+    data = body(*(f"dataflow,DSM:X(1.0),I,A,n{i % 3}" for i in range(30)))
+    (chunk,) = [e for e in read_body(data) if isinstance(e, Chunk)]
+    assert len({id(v) for v in chunk.columns["FREQ"]}) == 1
+    assert len({id(v) for v in chunk.columns["NOTE"]}) == 3

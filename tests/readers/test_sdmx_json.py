@@ -1,6 +1,7 @@
 """SDMX-JSON readers: one sample per case, errors with their place, and agreement with sdmx1."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from app.model.data import (
     StructureKind,
     StructureRef,
 )
-from app.readers import sdmx_json
+from app.readers import json_stream, sdmx_json
 from app.readers.registry import find
 
 SAMPLES = Path(__file__).parent / "samples" / "json"
@@ -146,3 +147,110 @@ def test_official_2x_samples_read(path):
     if not file.exists():
         pytest.skip("corpus not available")
     assert rows(events(file))
+
+
+def read_bytes(body: bytes, reader=sdmx_json.READER_20) -> list:
+    return list(reader.read(io.BytesIO(body), chunk_size=2))
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 7, 64])
+@pytest.mark.parametrize("name", ["v10_series.json", "v20_flat.json"])
+def test_block_boundaries_change_nothing(monkeypatch, name, block_size):
+    """The body is decoded a block at a time; numbers, keys and literals cut by a block's end
+    are read again with the next block."""
+    body = (SAMPLES / name).read_bytes()
+    expected = read_bytes(body)
+    monkeypatch.setattr(json_stream, "BLOCK_SIZE", block_size)
+    assert read_bytes(body) == expected
+
+
+def test_members_in_any_order_give_the_same_events():
+    """The structure after the dataSets (OECD), a dataSet's action after its series: the events
+    are made once the whole body has been read, in the usual order."""
+    tree = json.loads((SAMPLES / "v10_series.json").read_bytes())
+    dataset = tree["dataSets"][0]
+    reordered = {
+        "dataSets": [
+            {"series": dataset["series"], **{k: dataset[k] for k in ("attributes", "action")}}
+        ],
+        "structure": tree["structure"],
+        "header": tree["header"],
+    }
+    body = json.dumps(reordered).encode()
+    assert read_bytes(body, sdmx_json.READER_10) == read_bytes(
+        (SAMPLES / "v10_series.json").read_bytes(), sdmx_json.READER_10
+    )
+
+
+def test_reads_a_stream_without_reading_it_whole():
+    class Blocks(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            assert size is not None and size > 0, "read the whole body"
+            return super().read(size)
+
+    body = (SAMPLES / "v10_series.json").read_bytes()
+    assert rows(list(sdmx_json.READER_10.read(Blocks(body)))) == rows(
+        events(SAMPLES / "v10_series.json")
+    )
+
+
+BROKEN = [
+    b"",
+    b"   ",
+    b"[1, 2",
+    b'{"meta": {}, "data": {"dataSets": [{"series": {"0": {"observations": {"0": [1 2]}}}}]}}',
+    b'{"meta": {}, "data": {"dataSets": [{"series": {"0": {}, }}]}}',
+    b'{"meta": {}, "data": {"dataSets": [{"series": {"0" {}}}]}}',
+    b'{"meta": {}, "data": {"dataSets": [{"observations": {"0": [1]}',
+    b'{"meta": {}, "data": {"dataSets": [{"observations": {"0": [1], 3: 4}}]}}',
+    b'{"meta": {}, "data": {"dataSets": [1,]}}',
+    b'{"meta": {}, "data": {"dataSets": [{"x": tru}]}}',
+    b'{"meta": {"id": "a\nb"}}',
+    b'{"meta": {}}\n\n  {}',
+    b'{"meta": {}, "data": {"dataSets": [{"series": {"a\\u12": 1}}]}}',
+]
+
+
+@pytest.mark.parametrize("block_size", [1, 5, 1 << 20])
+@pytest.mark.parametrize("body", BROKEN)
+def test_malformed_json_is_placed_as_json_places_it(monkeypatch, body, block_size):
+    """Streaming or not, a syntax error has the `json` module's message, line and column."""
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(body)
+    monkeypatch.setattr(json_stream, "BLOCK_SIZE", block_size)
+    with pytest.raises(MessageError) as e:
+        read_bytes(body)
+    assert e.value.message == f"Malformed JSON: {expected.value.msg}"
+    assert e.value.position == f"line {expected.value.lineno}, column {expected.value.colno}"
+
+
+def test_encoding_errors_name_the_byte():
+    body = b'{"meta": {"id": "\xff"}}'
+    with pytest.raises(MessageError) as e:
+        read_bytes(body)
+    assert (e.value.message, e.value.position) == (
+        "Bytes not UTF-8 (invalid start byte); expected UTF-8 JSON",
+        "byte 18",
+    )
+    assert read_bytes((SAMPLES / "v20_flat.json").read_text().encode("utf-16")) == read_bytes(
+        (SAMPLES / "v20_flat.json").read_bytes()
+    )
+
+
+def test_piece_ceiling(monkeypatch):
+    """One value decoded whole (here the header) has a ceiling; the message says which."""
+    monkeypatch.setattr(sdmx_json, "PIECE_LIMIT", 20)
+    monkeypatch.setattr(json_stream, "BLOCK_SIZE", 4)
+    with pytest.raises(MessageError, match="over 20 characters") as e:
+        list(sdmx_json.READER_10.read(io.BytesIO((SAMPLES / "v10_series.json").read_bytes())))
+    assert e.value.position == "header"
+
+
+def test_positions_are_json_paths_formatted_when_asked():
+    (chunk,) = [e for e in events(SAMPLES / "v10_series.json") if isinstance(e, Chunk)]
+    assert chunk.positions.items == [  # type: ignore[attr-defined]
+        ("dataSets[0].series[0:0]", "0"),
+        ("dataSets[0].series[0:0]", "1"),
+        "dataSets[0].series[0:1]",
+    ]
+    assert chunk.positions[1] == "dataSets[0].series[0:0].observations[1]"

@@ -425,3 +425,164 @@ def test_memory_stays_flat(series: int, observations: int) -> None:
             sizes.append(sum(1 for _ in parser.tree.iter()))
     assert total == 30_000
     assert max(sizes) < 3_000
+
+
+def test_positions_are_line_numbers_formatted_when_asked() -> None:
+    (chunk,) = [e for e in read("ss21_missing_values.xml") if isinstance(e, Chunk)]
+    assert chunk.positions.items == [14, 15, 16]  # type: ignore[attr-defined]
+    assert chunk.positions[0] == "line 14" and list(chunk.positions) == [
+        "line 14",
+        "line 15",
+        "line 16",
+    ]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 7, 1_000])
+def test_held_observations_keep_order_and_chunk_sizes(chunk_size: int) -> None:
+    """Observations are read in batches; mixed plain and NaN rows keep their order and lines."""
+    body = big_message(1, 50)  # flat, every fifth value NaN
+    reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-structurespecific")
+    events = list(reader.read(io.BytesIO(body), chunk_size=chunk_size))
+    chunks = [e for e in events if isinstance(e, Chunk)]
+    assert [len(c) for c in chunks[:-1]] == [chunk_size] * (len(chunks) - 1)
+    got = [(p, v.get("OBS_VALUE")) for p, v in rows(events)]
+    assert got == [(f"line {13 + o}", None if o % 5 == 0 else str(o)) for o in range(50)]
+
+
+# Generic data has events for series, groups and observations only; the other elements are
+# checked as they are read or dropped. Each case puts an unknown element somewhere: the error
+# must be the one a parse with every event gives.
+UNKNOWN_PLACES = [
+    ('<gen:ObsValue value="1200"/>', '<gen:ObsValue value="1200"/><gen:Bad/>'),  # in an Obs
+    ('<gen:Value id="OBS_STATUS" value="A"/>', '<gen:Value id="OBS_STATUS" value="A"/><Bad/>'),
+    (
+        '<gen:ObsDimension value="2023"/>',
+        '<gen:ObsDimension value="2023"><x:Bad xmlns:x="u"/></gen:ObsDimension>',
+    ),
+    ("</gen:Obs>\n      <gen:Obs>", "</gen:Obs><gen:Bad/><gen:Obs>"),  # between observations
+    ('<gen:Value id="FREQ" value="A"/>', '<gen:Value id="FREQ" value="A"/><gen:Bad/>'),  # SeriesKey
+    ("</gen:Group>", "</gen:Group><gen:Bad/>"),  # in the DataSet
+    ("</gen:Attributes>\n    <gen:Group", "</gen:Attributes><Bad>text</Bad><gen:Group"),
+    ("<gen:GroupKey>", "<gen:GroupKey><gen:Bad/>"),  # in a group
+    ("</mes:DataSet>", "</mes:DataSet><Bad/>"),  # after the data
+]
+
+
+@pytest.mark.parametrize(("old", "new"), UNKNOWN_PLACES)
+def test_generic_unknown_elements_are_refused_as_with_every_event(old: str, new: str) -> None:
+    from app.readers.sdmx_ml_generic import Generic21
+
+    class EveryEvent(Generic21):
+        event_tags = None
+
+    text = (SAMPLES / "generic21_series.xml").read_text()
+    assert old in text
+    body = text.replace(old, new, 1).encode()
+    with pytest.raises(MessageError) as expected:
+        list(EveryEvent(10).run(io.BytesIO(body)))
+    with pytest.raises(MessageError) as got:
+        list(Generic21(10).run(io.BytesIO(body)))
+    assert (got.value.message, got.value.position) == (
+        expected.value.message,
+        expected.value.position,
+    )
+    assert "Bad" in got.value.message
+
+
+def test_generic_big_unknown_element_is_refused_before_it_is_read() -> None:
+    """An unknown element without events is found among the open elements after each block:
+    the parse stops long before the end of the body (memory stays bounded)."""
+    from app.readers import sdmx_ml_core
+
+    text = (SAMPLES / "generic21_series.xml").read_text()
+    junk = "<gen:Bad>" + "<x/>" * 500_000 + "</gen:Bad>"
+    body = text.replace("</gen:Group>", "</gen:Group>" + junk, 1).encode()
+
+    class Counted(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            data = super().read(size)
+            self.total = getattr(self, "total", 0) + len(data)
+            return data
+
+    stream = Counted(body)
+    reader = next(r for r in READERS if r.name == "sdmx-ml-2.1-generic")
+    with pytest.raises(MessageError, match="Unexpected element <Bad"):
+        list(reader.read(stream))
+    assert stream.total < 4 * sdmx_ml_core.FEED_SIZE < len(body)
+
+
+@pytest.mark.parametrize("name", ["sdmx-ml-2.1-structurespecific", "sdmx-ml-2.1-generic"])
+def test_a_prolog_longer_than_the_head_reads_the_same(name: str) -> None:
+    """Past 64 kB of prolog the root is not found in the head: every element then has events
+    (no filter), with the same rows and, after the comment's line, the same positions."""
+    sample = "ss21_missing_values.xml" if "structure" in name else "generic21_series.xml"
+    text = (SAMPLES / sample).read_text()
+    declaration, rest = text.split("\n", 1)
+    long = f"{declaration}\n<!--{'x' * 70_000}-->\n{rest}".encode()
+    reader = next(r for r in READERS if r.name == name)
+    plain, shifted = (rows(list(reader.read(io.BytesIO(b)))) for b in (text.encode(), long))
+    assert [v for _, v in shifted] == [v for _, v in plain]
+    assert [int(p.split()[1]) - 1 for p, _ in shifted] == [int(p.split()[1]) for p, _ in plain]
+
+
+def test_memory_stays_flat_without_the_filter() -> None:
+    """Observations found by their end events (long prolog) are also read and dropped as they go."""
+    from app.readers.sdmx_ml_ss import StructureSpecific21
+
+    class Watched(StructureSpecific21):
+        def root(self, elem):  # type: ignore[no-untyped-def]
+            super().root(elem)
+            self.tree = elem
+
+    declaration, rest = big_message(1, 30_000).split(b"\n", 1)
+    body = declaration + b"\n<!--" + b"x" * 70_000 + b"-->\n" + rest
+    parser = Watched(1_000)
+    sizes, total = [], 0
+    for event in parser.run(io.BytesIO(body)):
+        if isinstance(event, Chunk):
+            total += len(event)
+            sizes.append(sum(1 for _ in parser.tree.iter()))
+    assert total == 30_000
+    assert max(sizes) < 3_000
+
+
+SS_UNKNOWN_PLACES = [
+    ("ss21_series.xml", '<Obs TIME_PERIOD="2022"', '<Bad/><Obs TIME_PERIOD="2022"'),  # in a Series
+    ("ss21_series.xml", 'OBS_STATUS="A"/>', 'OBS_STATUS="A"><Bad/></Obs>'),  # in an Obs
+    (
+        "ss21_series.xml",
+        "</Series>",
+        "</Series><x:Bad xmlns:x='u'><Obs/></x:Bad>",
+    ),  # in the DataSet
+    ("ss21_flat.xml", 'OBS_VALUE="1200"/>', 'OBS_VALUE="1200"/><Bad>text</Bad>'),  # flat
+    ("ss21_groups.xml", 'Kazakhstan"/>', 'Kazakhstan"><Bad/></Group>'),  # in a group
+    ("ss30_series.xml", "<Value>late</Value>", "<Value>late<Bad/></Value>"),  # in a Comp's Value
+    ("ss30_series.xml", "</mes:DataSet>", "</mes:DataSet><Bad/>"),  # after the data
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new"), SS_UNKNOWN_PLACES)
+def test_ss_unknown_elements_are_refused_as_with_every_event(name: str, old: str, new: str) -> None:
+    """Observations, Values and unknown elements have no events: the error must still be the
+    one a parse with every event gives."""
+    text = (SAMPLES / name).read_text()
+    assert old in text
+    body = text.replace(old, new, 1).encode()
+    from app.readers.sdmx_ml_ss import StructureSpecific21, StructureSpecific30
+
+    parser_class = StructureSpecific30 if name.startswith("ss30") else StructureSpecific21
+
+    class EveryEvent(parser_class):  # type: ignore[misc, valid-type]
+        def __init__(self, chunk_size: int) -> None:
+            super().__init__(chunk_size)
+            self.event_tags = None
+
+    with pytest.raises(MessageError) as expected:
+        list(EveryEvent(10).run(io.BytesIO(body)))
+    with pytest.raises(MessageError) as got:
+        list(parser_class(10).run(io.BytesIO(body)))
+    assert (got.value.message, got.value.position) == (
+        expected.value.message,
+        expected.value.position,
+    )
+    assert "Bad" in got.value.message

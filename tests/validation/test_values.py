@@ -22,6 +22,10 @@ CASES = [
     ("count", ["0", "-1"], {"-1"}),
     ("boolean", ["true", "false", "1", "0"], set()),
     ("boolean", ["true", "yes", "True"], {"yes", "True"}),
+    ("boolean", ["1", "0", "10"], {"10"}),  # a run of digits is not a boolean
+    ("integer", ["\u0661\u0662", "7"], set()),  # Arabic-Indic digits are regex \d digits
+    ("decimal", ["\u00b2", "7", "8"], {"\u00b2"}),  # a superscript is a digit, not a decimal one
+    ("count", ["12", ""], set()),  # whole numbers and a missing value
 ]
 
 
