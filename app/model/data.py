@@ -122,6 +122,10 @@ class Chunk:
     dataset: int  # DatasetStart.index
     columns: dict[str, list[str | None]]  # component id -> values, all lists of len(positions)
     positions: Sequence[str]  # where each row is, for findings ("line 40"); often `Positions`
+    # Where the reader knows it: the rows at which groups of rows begin that repeat the values
+    # of the `shared` columns (an SDMX-ML series element and its observations). None: unknown.
+    runs: list[int] | None = None
+    shared: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return len(self.positions)

@@ -45,9 +45,12 @@ class ChunkBuilder:
         self.template = template
         self._columns: dict[str, list[str | None]] = {}
         self._positions: list = []
+        self._runs: list[int] | None = []  # where each add_columns group began; None: add() too
+        self._shared: frozenset[str] | None = None  # columns every group repeats
 
     def add(self, position: object, *parts: dict[str, str | None]) -> None:
         """Add one row made of several dicts (e.g. series values and observation values)."""
+        self._runs = None
         n = len(self._positions)
         columns = self._columns
         seen = 0
@@ -78,6 +81,10 @@ class ChunkBuilder:
         `given` order, as `add` would create them row by row. `given` is emptied."""
         n, m = len(self._positions), len(positions)
         columns = self._columns
+        if self._runs is not None:
+            self._runs.append(n)
+            repeated = frozenset(head).difference(given)
+            self._shared = repeated if self._shared is None else self._shared & repeated
         touched = len(head)
         for key, value in head.items():
             column = columns.get(key)
@@ -110,5 +117,8 @@ class ChunkBuilder:
         if not self._positions:
             return None
         chunk = Chunk(self.dataset, self._columns, Positions(self.template, self._positions))
+        if self._runs:
+            chunk.runs, chunk.shared = self._runs, self._shared or frozenset()
         self._columns, self._positions = {k: [] for k in self._columns}, []
+        self._runs, self._shared = [], None
         return chunk

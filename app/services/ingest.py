@@ -215,7 +215,8 @@ class _Run:
             if dataset.writer is None:
                 versions.stage_deletions(self.conn, dataset.tables, checked.columns, dataset.rows)
             else:
-                trouble = dataset.writer.add(checked.columns, len(chunk))
+                runs = chunk.runs if chunk.shared.issuperset(dataset.flow.dimensions) else None
+                trouble = dataset.writer.add(checked.columns, len(chunk), runs)
                 self._report(trouble, checked, dataset.tables)
         dataset.rows += len(chunk)
 

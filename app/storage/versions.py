@@ -132,13 +132,23 @@ class DatasetWriter:
         _bulk_insert(self.conn, series.name, names, new)
 
     # -- rows ---------------------------------------------------------------------------------
-    def add(self, columns: dict[str, Sequence[str | None]], n: int) -> Trouble:
+    def add(
+        self, columns: dict[str, Sequence[str | None]], n: int, runs: list[int] | None = None
+    ) -> Trouble:
         """Stage `n` rows (full keys) and report the duplicates and contradictions they bring.
+        `runs`: where the reader says groups of rows of one series begin (else found here).
 
         Work per row stays in C (zip, compare, repeat); Python runs once per series run."""
-        keys = list(zip(*[columns[d] for d in self.tables.dimensions], strict=True))
-        starts = [0, *compress(range(1, n), map(ne, keys, keys[1:]))]
-        run_keys = [keys[s] for s in starts]
+        dims = [columns[d] for d in self.tables.dimensions]
+        if runs:
+            run_keys = [tuple(column[s] for column in dims) for s in runs]
+            same = [0, *compress(range(1, len(runs)), map(ne, run_keys, run_keys[1:]))]
+            starts = [runs[i] for i in same]  # a series element repeated at once: one run
+            run_keys = [run_keys[i] for i in same]
+        else:
+            keys = list(zip(*dims, strict=True))
+            starts = [0, *compress(range(1, n), map(ne, keys, keys[1:]))]
+            run_keys = [keys[s] for s in starts]
         missing = set(run_keys).difference(self._ids)
         if missing:
             self._resolve(missing)

@@ -100,7 +100,13 @@ def test_streaming_checks_agree_with_the_whole_dataset(flow_and_engine, seed):
             written = 0
             for start, end in zip([0, *cuts], [*cuts, len(rows)], strict=True):
                 chunk = {name: values[start:end] for name, values in columns.items()}
-                trouble = writer.add(chunk, end - start)
+                runs = None
+                if seed % 2:  # as an SDMX-ML reader tells: where each series element begins
+                    keys = chunk["CITIZENSHIP"]
+                    runs = [i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]]
+                    runs += [i for i in range(1, len(keys)) if rng.random() < 0.1 and i not in runs]
+                    runs.sort()  # ... and some series elements repeated at once
+                trouble = writer.add(chunk, end - start, runs)
                 for row in trouble.duplicates:
                     repeated.add((chunk["CITIZENSHIP"][row], chunk["TIME_PERIOD"][row]))
                 for row, _ in trouble.inconsistent:
