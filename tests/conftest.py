@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sdmx.reader.xml.v30  # noqa: F401 - first, see below
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -20,6 +21,12 @@ from app.settings import Settings
 from app.storage.engine import make_engine
 
 PG_URL = os.environ.get("DSM_TEST_DATABASE_URL")
+# sdmx1 (2.28) builds its SDMX-ML 3.0 reader, on first import, from the 2.1 reader's parser table;
+# reading a structure-specific 2.1 *data* message adds that message's own namespaces to the table,
+# after which the 3.0 reader module fails to import (ValueError naming the namespace). The client
+# tests read such messages, so the 3.0 reader is imported before any test runs: without this, a
+# run of tests/api alone failed in test_structure_maintenance. DSM itself never reads data with
+# sdmx1.
 
 
 def _seed(url: str) -> None:
