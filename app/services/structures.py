@@ -36,7 +36,7 @@ from app.readers.structure import ArtefactXml, merge, parse_xml, read_artefacts
 from app.services import audit
 from app.services.audit import SYSTEM, Actor
 from app.services.compile import compile_all
-from app.services.registry import Registry
+from app.services.registry import Registry, resource_of
 from app.storage import observations
 from app.storage import structures as store
 from app.writers.structure import write
@@ -204,7 +204,79 @@ def build_registry(records: Sequence[ArtefactXml]) -> Registry:
 def _build(records: tuple[ArtefactXml, ...]) -> Registry:
     message = sdmx.read_sdmx(io.BytesIO(merge(r.xml for r in records)))
     _restore_provision_agreement_regions(message, records)
+    _rebind_enumerations(message, records)
     return Registry(message)
+
+
+_REPRESENTED = {"dimension", "timedimension", "measuredimension", "attribute", "primarymeasure"}
+_REPRESENTED |= {"concept"}
+
+
+def _rebind_enumerations(
+    message: sdmx.message.StructureMessage, records: Sequence[ArtefactXml]
+) -> None:
+    """Point each component's and concept's codelist at the one its element names, agency
+    included.
+
+    sdmx1 2.28 resolves a `Ref` to a codelist by id and version only: with DSM:CL_AREA(1.0) and
+    FR1:CL_AREA(1.0) both loaded, FR1's structure got DSM's codes. The stored element says which
+    codelist it means, so every enumeration of a structure or concept scheme is set from it.
+    """
+    lists: dict[tuple[str, str, str], object] = {}
+    owners: dict[tuple[str, str, str, str], object] = {}
+    for obj in message.iter_objects():
+        if obj.is_external_reference:
+            continue
+        key = (getattr(obj.maintainer, "id", ""), obj.id, str(obj.version or ""))
+        if isinstance(obj, common.Codelist):
+            lists[key] = obj
+        owners[(resource_of(obj) or "", *key)] = obj
+    for record in records:
+        owner = owners.get(record.key)
+        if record.resource not in ("datastructure", "conceptscheme") or owner is None:
+            continue
+        for element in etree.fromstring(record.xml).iter():
+            if not isinstance(element.tag, str):
+                continue
+            if etree.QName(element).localname.lower() not in _REPRESENTED:
+                continue
+            for target in _enumeration_refs(element):
+                wanted = lists.get((target.agency, target.id, target.version))
+                representation = _representation(owner, element)
+                if wanted is not None and representation is not None:
+                    representation.enumerated = wanted
+
+
+def _enumeration_refs(element: etree._Element) -> list[Reference]:
+    """The codelist a component or concept element's own representation enumerates."""
+    found = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if etree.QName(child).localname not in ("LocalRepresentation", "CoreRepresentation"):
+            continue
+        for enumeration in child:
+            if isinstance(enumeration.tag, str) and etree.QName(enumeration).localname == (
+                "Enumeration"
+            ):
+                found += [r for r in references(enumeration) if r.cls in ("Codelist", "")]
+    return found
+
+
+def _representation(owner: object, element: etree._Element) -> object | None:
+    """The sdmx1 representation object of the component or concept `element` describes."""
+    ident = element.get("id")
+    if isinstance(owner, common.BaseDataStructureDefinition):
+        for component in (
+            *owner.dimensions.components,
+            *owner.attributes.components,
+            *owner.measures.components,
+        ):
+            if component.id == ident:
+                return component.local_representation
+        return None
+    concept = owner.items.get(ident)  # a concept scheme
+    return getattr(concept, "core_representation", None)
 
 
 def _restore_provision_agreement_regions(

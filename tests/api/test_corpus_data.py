@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sdmx
+from lxml import etree
 
 from app.storage import observations as store
 
@@ -28,14 +29,6 @@ SAMPLES = Path(__file__).parent / "samples" / "data"
 LAYOUTS = ("ts", "ts-ss", "flat", "flat-ss", "xs", "xs-ss", "ts-gf", "ts-gf-ss")
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not available")
-
-AGENCY_BUG = (
-    "DSM validates FR1:CNA-2010-CONSO-SI-A17 against DSM's own codelists: its DSD refers to "
-    "FR1:CL_AREA(1.0) and FR1:CL_OBS_STATUS(1.0) (loaded, holding FE and P, SD), yet the report "
-    "says 'unknown-code' for REF_AREA 'FE' (expected one of ABW, AFG, ... 259 codes = "
-    "DSM:CL_AREA) and OBS_STATUS 'SD' (17 codes = DSM:CL_OBS_STATUS): references resolve by "
-    "codelist id without the agency; expected the 2 observations stored"
-)
 
 
 @dataclass(frozen=True)
@@ -71,15 +64,14 @@ CASES = {
     # rg-*.xml name ECB_EXR_RG, the DSD in rg-structure-full.xml is ECB_EXR_CG
     "ECB_EXR_CG": ecb("rg", "rg-structure-full.xml", "EXR_RG", query="ECB:EXR_RG(1.0)"),
     "ECB_EXR_SG": ecb("sg", "sg-structure-full.xml", "EXR_SG"),
-    "INSEE_CNA": pytest.param(
-        Case(
-            (SAMPLES / "insee_cna_codelists.xml", INSEE_DSD),
-            ("INSEE/CNA-2010-CONSO-SI-A17.xml",),
-            ("FR1", "CNA-2010-CONSO-SI-A17", "1.0"),
-            INSEE_DSD,
-            2,
-        ),
-        marks=pytest.mark.xfail(strict=True, reason=AGENCY_BUG),
+    # FR1's DSD names FR1:CL_AREA(1.0) and FR1:CL_OBS_STATUS(1.0), beside DSM's lists of the same
+    # ids and version: each component must get its own agency's codes
+    "INSEE_CNA": Case(
+        (SAMPLES / "insee_cna_codelists.xml", INSEE_DSD),
+        ("INSEE/CNA-2010-CONSO-SI-A17.xml",),
+        ("FR1", "CNA-2010-CONSO-SI-A17", "1.0"),
+        INSEE_DSD,
+        2,
     ),
 }
 
@@ -144,6 +136,21 @@ def test_corpus_messages_store_what_sdmx1_reads(client, admin_token, case: Case)
         expected = sdmx1_reading(K / name, case.dsd, names)
         assert len(expected) == case.observations, name
         assert observations == expected, name
+
+
+def test_structure_references_its_own_agencys_codelists(client, admin_token):
+    """FR1:CL_AREA(1.0) and DSM:CL_AREA(1.0) side by side: FR1's DSD lists FR1's as its child."""
+    load_structures(client, admin_token, SAMPLES / "insee_cna_codelists.xml", INSEE_DSD)
+    response = client.get(
+        "/rest/datastructure/FR1/CNA-2010-CONSO-SI-A17/1.0",
+        params={"references": "children"},
+        headers={"accept": "application/vnd.sdmx.structure+xml;version=2.1"},
+    )
+    assert response.status_code == 200
+    root = etree.fromstring(response.content)
+    codelists = {(e.get("agencyID"), e.get("id")) for e in root.iter("{*}Codelist") if e.get("id")}
+    assert ("FR1", "CL_AREA") in codelists
+    assert ("DSM", "CL_AREA") not in codelists
 
 
 def test_structure_without_its_codelists_is_refused(client, admin_token):
