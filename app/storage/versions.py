@@ -20,7 +20,7 @@ Counts are exact and cheap: inserts, updates and unchanged rows come from the wo
 status, deletions from the closing UPDATE.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain, compress, repeat
@@ -83,13 +83,14 @@ class DatasetWriter:
         series = tables.series
         top = conn.execute(select(func.max(series.c.series_id))).scalar()
         self.first_new = self.next_id = (top or 0) + 1
-        self._lookups = (
+        self._lookups = (  # the dataflow has series already: a key not cached may be one
             conn.execute(
                 select(series.c.series_id).where(series.c.dataflow == dataflow).limit(1)
             ).first()
             is not None
         )
-        self._ids: dict[tuple, int] = {}
+        self._ids: dict[tuple, int] = {}  # series key -> id, up to CACHE_SERIES of them
+        self._created = _KeyFilter()  # keys this dataset created, once the cache overflowed
         self._seen = bytearray()  # per series id: 1 once a run of it was staged
         self._run: int | None = None  # the series of the run in progress
         self._periods: set[str] = set()
@@ -106,10 +107,14 @@ class DatasetWriter:
     def _resolve(self, keys: set[tuple]) -> None:
         series, dims = self.tables.series, self.tables.dimensions
         if len(self._ids) + len(keys) > CACHE_SERIES:
+            if not self._lookups and not self._created.active:
+                # a first load: the keys it made so far, and from now on, go into the filter
+                self._created.active = True
+                self._created.update(self._ids.keys())
             self._ids.clear()
-            self._lookups = True  # series made earlier in this dataset are in the table now
-        if self._lookups:
-            wanted = list(keys)
+        # a first load only needs to ask about keys it may have made itself
+        wanted = list(keys) if self._lookups else [k for k in keys if k in self._created]
+        if wanted:
             key = tuple_(*[series.c[d] for d in dims])
             for start in range(0, len(wanted), LOOKUP_BATCH):
                 batch = wanted[start : start + LOOKUP_BATCH]
@@ -128,6 +133,7 @@ class DatasetWriter:
             self._ids[key] = self.next_id
             new.append((self.next_id, self.dataflow, *key))
             self.next_id += 1
+        self._created.update(keys)
         names = ", ".join(f'"{c}"' for c in ("series_id", "dataflow", *dims))
         _bulk_insert(self.conn, series.name, names, new)
 
@@ -414,6 +420,46 @@ class DatasetWriter:
         counts.updated += tallies.get("C", 0) + tallies.get("S", 0)
         counts.unchanged += given_rows - tallies.get("I", 0) - tallies.get("C", 0)
         return counts
+
+
+class _KeyFilter:
+    """The series keys a dataset created, as a Bloom filter (about 10 bits a key): `key in
+    filter` is False for a key never added, and True for added keys and about 1% of others.
+    A first load of more series than the key cache holds asks the database only about keys it
+    may have created, not about every new one (each such lookup planned 500 row comparisons:
+    a first load of 10M observations into PostgreSQL ran at a quarter of the 1M rate). Grows in
+    layers of doubling size, so memory follows the number of series, not a guess of it."""
+
+    HASHES = 7
+
+    def __init__(self) -> None:
+        self.active = False  # nothing is recorded until the key cache first overflows
+        self._layers: list[bytearray] = []
+        self._room = 0  # keys the newest layer takes before the next one starts
+
+    def update(self, keys: Iterable[tuple]) -> None:
+        if not self.active:
+            return
+        for key in keys:
+            if self._room == 0:
+                size = 2 ** (17 + len(self._layers))  # bits: 131,072 for the first 13,107 keys
+                self._layers.append(bytearray(size // 8))
+                self._room = size // 10
+            self._room -= 1
+            layer = self._layers[-1]
+            for bit in self._bits(key, len(layer) * 8):
+                layer[bit >> 3] |= 1 << (bit & 7)
+
+    def __contains__(self, key: tuple) -> bool:
+        for layer in self._layers:
+            if all(layer[bit >> 3] & (1 << (bit & 7)) for bit in self._bits(key, len(layer) * 8)):
+                return True
+        return False
+
+    def _bits(self, key: tuple, size: int) -> list[int]:
+        h = hash(key) & 0xFFFFFFFFFFFFFFFF
+        low, high = h & 0xFFFFFFFF, (h >> 32) | 1
+        return [(low + i * high) % size for i in range(self.HASHES)]
 
 
 class _DirectInsert:

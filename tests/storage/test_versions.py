@@ -131,3 +131,103 @@ def test_streaming_checks_agree_with_the_whole_dataset(flow_and_engine, seed):
         assert (repeated, contradicted) == (want_repeated, want_contradicted), rows
         assert writer.series == series
         assert staged == written == len(rows)
+
+
+def test_bulk_insert_keeps_every_value_exactly(database_url):
+    """Rows through `_bulk_insert` (COPY on PostgreSQL, executemany on SQLite) come back as given:
+    NULLs, empty strings, COPY's special characters, a literal `\\N`, non-ASCII text, numbers
+    and time stamps."""
+    from sqlalchemy import Column, DateTime, Float, Integer, MetaData, Table, Text
+
+    texts = [
+        "plain",
+        "",
+        None,
+        "tab\there",
+        "new\nline",
+        "cr\rx",
+        "back\\slash",
+        "\\N",
+        "Қазақстан",
+    ]
+    n = len(texts)
+    at = datetime(2026, 12, 3, 6, 30, 15, 123456, tzinfo=UTC)
+    columns = [
+        list(range(n)),
+        texts,
+        [1.5, None, 1e16, -0.0, 3.0, float("inf"), 2.25, 0.1, 7.0],
+        [at] * n,
+    ]
+    engine = make_engine(database_url)
+    table = Table(
+        "bulk_probe",
+        MetaData(),
+        Column("i", Integer),
+        Column("txt", Text),
+        Column("f", Float),
+        Column("at", DateTime(timezone=True)),
+    )
+    with engine.begin() as conn:
+        table.create(conn)
+        rows = list(zip(*columns, strict=True))
+        versions._bulk_insert(conn, "bulk_probe", '"i", "txt", "f", "at"', rows)
+    with engine.connect() as conn:
+        rows = conn.execute(select(table).order_by(table.c.i)).all()
+    engine.dispose()
+    assert [r.txt for r in rows] == texts
+    assert [r.f for r in rows] == columns[2]
+    stamps = [r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC) for r in rows]
+    assert stamps == [at] * n
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["first-load", "onto-existing"])
+def test_series_coming_back_after_the_key_cache_overflowed(flow_and_engine, monkeypatch, existing):
+    """More series than the key cache holds, every one coming back after the others (each period
+    a pass over all series): each series is created once and every observation lands, on a
+    first load (the Bloom filter says which keys to look up) and onto stored series."""
+    from app.model.actions import Operation
+
+    monkeypatch.setattr(versions, "CACHE_SERIES", 6)
+    flow, engine = flow_and_engine
+    tables = store.tables_for(flow)
+    keys = [(c, s) for c in CITIZENSHIPS for s in ("F", "M")]  # 10 series
+
+    def write(periods: tuple[str, ...], submission: int) -> store.Counts:
+        rows = [
+            {"CITIZENSHIP": c, "SEX": s, "TIME_PERIOD": p, "UNIT_MEASURE": "PS"}
+            for p in periods
+            for c, s in keys
+        ]
+        columns = _columns(flow, rows)
+        with engine.begin() as conn:
+            store.ensure(conn, tables)
+            writer = versions.DatasetWriter(
+                conn, tables, flow.ref, submission=submission, at=datetime.now(UTC), provider=None
+            )
+            for start in range(0, len(rows), 4):  # chunks of 4 rows: the cache overflows often
+                chunk = {name: values[start : start + 4] for name, values in columns.items()}
+                trouble = writer.add(chunk, len(chunk["TIME_PERIOD"]), None)
+                assert not trouble.duplicates and not trouble.inconsistent
+            return writer.apply(Operation.MERGE)
+
+    if existing:
+        write(("2019",), 1)
+    counts = write(PERIODS, 2)
+    assert counts.inserted == len(keys) * len(PERIODS)
+    with engine.connect() as conn:
+        series = conn.execute(select(func.count()).select_from(tables.series)).scalar()
+        stored = conn.execute(select(func.count()).select_from(tables.versions)).scalar()
+    assert series == len(keys)
+    assert stored == len(keys) * (len(PERIODS) + existing)
+
+
+def test_key_filter_has_every_key_added_and_few_others():
+    created = versions._KeyFilter()
+    created.update([("not", "recorded")])  # inactive: nothing recorded yet
+    assert ("not", "recorded") not in created
+    created.active = True
+    added = [("A", str(i)) for i in range(50_000)]  # several layers
+    created.update(added)
+    assert all(key in created for key in added)
+    others = sum(("B", str(i)) in created for i in range(20_000))
+    assert others < 20_000 * 0.05
