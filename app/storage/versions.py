@@ -40,6 +40,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -115,15 +116,8 @@ class DatasetWriter:
         # a first load only needs to ask about keys it may have made itself
         wanted = list(keys) if self._lookups else [k for k in keys if k in self._created]
         if wanted:
-            key = tuple_(*[series.c[d] for d in dims])
             for start in range(0, len(wanted), LOOKUP_BATCH):
-                batch = wanted[start : start + LOOKUP_BATCH]
-                rows = self.conn.execute(
-                    select(series.c.series_id, *[series.c[d] for d in dims]).where(
-                        series.c.dataflow == self.dataflow, key.in_(batch)
-                    )
-                )
-                for row in rows:
+                for row in self._lookup(wanted[start : start + LOOKUP_BATCH]):
                     self._ids[tuple(row[1:])] = row[0]
             keys = {k for k in keys if k not in self._ids}
         if not keys:
@@ -136,6 +130,30 @@ class DatasetWriter:
         self._created.update(keys)
         names = ", ".join(f'"{c}"' for c in ("series_id", "dataflow", *dims))
         _bulk_insert(self.conn, series.name, names, new)
+
+    def _lookup(self, batch: list[tuple]) -> Sequence[Sequence]:
+        """(series id, *key) of the keys in `batch` that are stored. PostgreSQL joins the
+        keys given as one array per dimension (`unnest`): a row-value IN list of 500 keys cost
+        ~120 ms of planning there per statement; SQLite takes the IN list as it is."""
+        series, dims = self.tables.series, self.tables.dimensions
+        if self.conn.dialect.name == "postgresql":
+            names = [f"k{i}" for i in range(len(dims))]
+            arrays = ", ".join(f"CAST(:{n} AS text[])" for n in names)
+            matches = " AND ".join(f's."{d}" = k.{n}' for d, n in zip(dims, names, strict=True))
+            picked = ", ".join(f's."{d}"' for d in dims)
+            statement = text(
+                f'SELECT s.series_id, {picked} FROM "{series.name}" AS s '
+                f"JOIN unnest({arrays}) AS k({', '.join(names)}) ON {matches} "
+                "WHERE s.dataflow = :dataflow"
+            )
+            values = dict(zip(names, map(list, zip(*batch, strict=True)), strict=True))
+            return self.conn.execute(statement, {**values, "dataflow": self.dataflow}).all()
+        key = tuple_(*[series.c[d] for d in dims])
+        return self.conn.execute(
+            select(series.c.series_id, *[series.c[d] for d in dims]).where(
+                series.c.dataflow == self.dataflow, key.in_(batch)
+            )
+        ).all()
 
     # -- rows ---------------------------------------------------------------------------------
     def add(
