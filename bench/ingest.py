@@ -3,6 +3,7 @@
     python bench/ingest.py                                   # 100k observations, SQLite + PostgreSQL
     python bench/ingest.py --sizes 100000,1000000,5000000    # the full run
     python bench/ingest.py --databases sqlite --no-profile   # quick, no server needed
+    python bench/ingest.py --formats all                     # every format DSM reads vs sdmx1
 
 For each size it writes deterministic SDMX-CSV 2.0 and SDMX-ML 2.1 structure-specific messages for
 DSM:DF_FOREIGN_ENTRY(1.0) (streaming, to a temporary folder), then times, each in a fresh process
@@ -10,6 +11,10 @@ DSM:DF_FOREIGN_ENTRY(1.0) (streaming, to a temporary folder), then times, each i
 DSM importing each file into a fresh database (in process, and `dsm import` end to end), the rows
 merely extracted, those rows into a plain table, sdmx1 and pysdmx merely parsing. Results go to
 docs/BENCHMARKS.md (one block per size, replaced on rerun) and to stdout.
+
+`--formats all` (or a comma list of bench/_formats.py names) measures instead, per size, every
+listed format: DSM submit in process against sdmx1 and pysdmx merely parsing (bench/_all_formats.py,
+blocks `formats-N`). The default, `csv,xml`, is the run above.
 """
 
 import argparse
@@ -26,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _all_formats import measure as measure_formats  # noqa: E402
+from _formats import DEFAULT, FORMATS  # noqa: E402
 from _generate import Layout, write_csv, write_ml  # noqa: E402
 from _report import Measure, machine, profile_block, size_block, today, write  # noqa: E402
 
@@ -53,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--with-pyarrow",
         action="store_true",
         help="let DSM's processes import pyarrow (bench-only; pandas loads it, ~65 MB)",
+    )
+    p.add_argument(
+        "--formats",
+        default=",".join(DEFAULT),
+        help="csv,xml (the default run) or `all` or a comma list of: " + ", ".join(FORMATS),
     )
     p.add_argument("--no-cli", action="store_true", help="skip `dsm import` end to end")
     p.add_argument("--profile", type=int, default=200_000, help="observations to profile; 0: off")
@@ -293,6 +305,11 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     dbs = [d for d in args.databases.split(",") if d]
     command = "python bench/ingest.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    formats = list(FORMATS) if args.formats == "all" else [f for f in args.formats.split(",") if f]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise SystemExit(f"unknown format(s) {', '.join(unknown)}; known: {', '.join(FORMATS)}")
+    rejected: list[str] = []
     with tempfile.TemporaryDirectory(prefix="dsm-bench-", dir=args.workdir) as tmp:
         runner = Runner(args, Path(tmp))
         try:
@@ -300,11 +317,19 @@ def main(argv: list[str] | None = None) -> None:
             pg = runner.pg_version() if "postgresql" in dbs else None
             write(args.doc, "machine", f"Machine of the latest run ({today()}): {machine(pg)}.")
             for n in sizes:
-                measure_size(runner, n, dbs, command)
+                if tuple(formats) == DEFAULT:
+                    measure_size(runner, n, dbs, command)
+                else:
+                    rejected += [
+                        f"{n}:{f}"
+                        for f in measure_formats(runner, dsm_once, n, formats, dbs, command)
+                    ]
             if args.profile:
                 profile(runner, args.profile, command)
         finally:
             runner.close()
+    if rejected:
+        raise SystemExit(f"DSM rejected (or miscounted) generated files: {', '.join(rejected)}")
 
 
 if __name__ == "__main__":
