@@ -124,17 +124,28 @@ def _json_parts(layout: Layout, years: int) -> tuple[dict, dict]:
     dims = {
         "dataSet": [],
         "series": [
-            {"id": d, "values": [{"id": c} for c in codes]}
+            {"id": d, "name": d, "values": [{"id": c, "name": c} for c in codes]}
             for d, codes in zip(layout.dimensions, layout.codes, strict=True)
         ],
         "observation": [
-            {"id": layout.time, "values": [{"id": str(FIRST_YEAR + y)} for y in range(years)]}
+            {
+                "id": layout.time,
+                "name": layout.time,
+                "values": [
+                    {"id": str(p), "name": str(p)} for p in range(FIRST_YEAR, FIRST_YEAR + years)
+                ],
+            }
         ],
     }
     attrs = {
         "dataSet": [],
-        "series": [{"id": a, "values": [{"id": v}]} for a, v in layout.series_attributes],
-        "observation": [{"id": a, "values": [{"id": v}]} for a, v in layout.obs_attributes],
+        "series": [
+            {"id": a, "name": a, "values": [{"id": v, "name": v}]}
+            for a, v in layout.series_attributes
+        ],
+        "observation": [
+            {"id": a, "name": a, "values": [{"id": v, "name": v}]} for a, v in layout.obs_attributes
+        ],
     }
     return dims, attrs
 
@@ -194,15 +205,13 @@ class Format:
     label: str
     suffix: str
     write: Writer
-    sdmx1: bool  # sdmx1 read_sdmx can parse it (checked by trying, bench/README.md)
-    pysdmx: bool
 
 
 _TS = 'ss:dataScope="DataStructure" ss:action="Information"'
 FORMATS: dict[str, Format] = {
-    "csv10": Format("SDMX-CSV 1.0", "csv", write_csv10, True, True),
-    "csv": Format("SDMX-CSV 2.0", "csv", write_csv, True, True),
-    "xml": Format("SDMX-ML 2.1 StructureSpecificData", "xml", write_ml, True, True),
+    "csv10": Format("SDMX-CSV 1.0", "csv", write_csv10),
+    "csv": Format("SDMX-CSV 2.0", "csv", write_csv),
+    "xml": Format("SDMX-ML 2.1 StructureSpecificData", "xml", write_ml),
     "ss21ts": Format(
         "SDMX-ML 2.1 StructureSpecificTimeSeriesData",
         "xml",
@@ -214,12 +223,10 @@ FORMATS: dict[str, Format] = {
             'version="{layout.version}"/></com:StructureUsage>',
             _TS,
         ),
-        True,
-        True,
     ),
-    "generic21": Format("SDMX-ML 2.1 GenericData", "xml", _generic("GenericData"), True, True),
+    "generic21": Format("SDMX-ML 2.1 GenericData", "xml", _generic("GenericData")),
     "generic21ts": Format(
-        "SDMX-ML 2.1 GenericTimeSeriesData", "xml", _generic("GenericTimeSeriesData"), True, True
+        "SDMX-ML 2.1 GenericTimeSeriesData", "xml", _generic("GenericTimeSeriesData")
     ),
     "ss30": Format(
         "SDMX-ML 3.0 StructureSpecificData",
@@ -231,10 +238,8 @@ FORMATS: dict[str, Format] = {
             "<com:StructureUsage>{urn}</com:StructureUsage>",
             'action="Information"',
         ),
-        True,
-        True,
     ),
-    "json10": Format("SDMX-JSON data 1.0", "json", write_json10, True, True),
-    "json20": Format("SDMX-JSON data 2.0", "json", write_json20, True, True),
+    "json10": Format("SDMX-JSON data 1.0", "json", write_json10),
+    "json20": Format("SDMX-JSON data 2.0", "json", write_json20),
 }
 DEFAULT = ("csv", "xml")
