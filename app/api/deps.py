@@ -1,9 +1,13 @@
 """Named dependencies for routers: the settings, the engine, the structure registry, the upload
-slots, the principal."""
+slots, the principal.
+
+The ones that only read the app's state are `async def`: FastAPI runs a plain `def` dependency in
+a worker thread, a hop that cost more than the dependency itself (each one of them, per request)."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -19,19 +23,19 @@ from app.services.structures import Structures
 from app.settings import Settings
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def _structures(request: Request) -> Structures:
+async def _structures(request: Request) -> Structures:
     return request.app.state.structures
 
 
-def _uploads(request: Request) -> UploadSlots:
+async def _uploads(request: Request) -> UploadSlots:
     return request.app.state.uploads
 
 
@@ -43,18 +47,23 @@ _bearer = HTTPBearer(
 )
 
 
-def _principal(
+async def _principal(
     request: Request,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     """The principal of a bearer token; None for an anonymous request (no Authorization header).
     DSM tokens start with `dsm_`; a JWT (three dotted parts) goes to the OpenID Connect issuer
-    when one is configured."""
+    when one is configured. Anonymous requests are answered on the event loop; a token is
+    looked up in a worker thread (a database read, or the issuer's keys)."""
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
     if not header:
         return None
+    return await run_in_threadpool(_token_principal, request, header)
+
+
+def _token_principal(request: Request, header: str) -> Principal:
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Use an Authorization: Bearer <token> header")
     state = request.app.state
@@ -68,7 +77,7 @@ def _principal(
     raise Unauthorized("The bearer token is unknown, expired or revoked")
 
 
-def _admin(principal: Annotated[Principal | None, Depends(_principal)]) -> Principal:
+async def _admin(principal: Annotated[Principal | None, Depends(_principal)]) -> Principal:
     if principal is None:
         raise Unauthorized("This operation needs an admin bearer token")
     if not principal.is_admin:
@@ -78,7 +87,7 @@ def _admin(principal: Annotated[Principal | None, Depends(_principal)]) -> Princ
     return principal
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     return request.app.state.clock
 
 

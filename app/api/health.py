@@ -11,7 +11,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health/live", summary="The process is up")
-def live() -> dict[str, str]:
+async def live() -> dict[str, str]:  # nothing to wait for: no worker thread
     return {"status": "ok"}
 
 

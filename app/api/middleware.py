@@ -39,6 +39,21 @@ class Metrics:
             ("method", "route"),
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def record(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one answer and its duration. The labelled children are looked up once per
+        (method, route, status): `labels()` builds and locks on every call, a dict does not
+        (routes are templates and methods and statuses few, so the dict stays small)."""
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, route, status),
+                self.duration.labels(method, route),
+            )
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class RequestContext:
@@ -54,8 +69,11 @@ class RequestContext:
         path = scope.get("path", "")
         if len(path) > 1 and path.endswith("/"):  # `/rest/dataflow/DSM/` = `/rest/dataflow/DSM`
             scope = dict(scope, path=path.rstrip("/") or "/")
-        headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
+        request_id = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:100]  # the last one, as before
+        request_id = request_id or uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
         sent = 0
@@ -82,24 +100,24 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.duration.labels(scope["method"], route).observe(elapsed)
-            client = scope.get("client")
-            access_log.info(
-                json.dumps(
-                    {
-                        "event": "request",
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope.get("path"),
-                        "query": scope.get("query_string", b"").decode("latin-1"),
-                        "status": status,
-                        "bytes": sent,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "client": client[0] if client else None,
-                    }
+            self.metrics.record(scope["method"], route, str(status), elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info(
+                    json.dumps(
+                        {
+                            "event": "request",
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "path": scope.get("path"),
+                            "query": scope.get("query_string", b"").decode("latin-1"),
+                            "status": status,
+                            "bytes": sent,
+                            "duration_ms": round(elapsed * 1000, 2),
+                            "client": client[0] if client else None,
+                        }
+                    )
                 )
-            )
 
     async def _too_long(self, send: Send, length: int) -> None:
         body = error_xml(

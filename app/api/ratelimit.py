@@ -59,8 +59,8 @@ class RateLimit:
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _exempt(scope):
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or not (self.per_token or self.anonymous) or _exempt(scope):
+            await self.app(scope, receive, send)  # no limits (both 0): nothing to count or add
             return
         now = self.clock.now().timestamp()
         window = int(now // WINDOW)

@@ -54,3 +54,31 @@ def test_unknown_path_and_method_are_sdmx_errors(client):
     assert missing.status_code == 404 and b"ErrorMessage" in missing.content
     wrong = client.patch("/rest/codelist/DSM/CL_SEX")
     assert wrong.status_code == 405 and b"ErrorMessage" in wrong.content
+
+
+def test_metrics_look_each_label_set_up_once(client, monkeypatch):
+    """The labelled children are kept: `labels()` is called once per (method, route, status)."""
+    metrics = client.app.state.metrics
+    calls = []
+    labels = metrics.requests.labels
+    monkeypatch.setattr(metrics.requests, "labels", lambda *a: calls.append(a) or labels(*a))
+    for _ in range(3):
+        client.get("/health/live")
+    assert calls == [("GET", "/health/live", "200")]
+    text = client.get("/metrics").text
+    assert 'dsm_http_requests_total{method="GET",route="/health/live",status="200"} 3.0' in text
+
+
+def test_no_log_line_is_built_when_the_access_log_is_off(client, caplog, monkeypatch):
+    dumped = []
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: dumped.append(a) or "{}")
+    with caplog.at_level(logging.WARNING, logger="dsm.access"):
+        assert client.get("/health/live").status_code == 200
+    assert dumped == []
+
+
+def test_the_last_request_id_header_is_the_one_kept(client):
+    response = client.get(
+        "/health/live", headers=[("x-request-id", "first"), ("x-request-id", "second")]
+    )
+    assert response.headers["x-request-id"] == "second"

@@ -175,6 +175,20 @@ def test_limits_of_zero_are_off(database_url):
         assert "x-ratelimit-limit" not in responses[0].headers
 
 
+def test_limits_of_zero_count_nothing(database_url, monkeypatch):
+    """With no limits the middleware passes requests straight on: no counter is touched."""
+    with serving(database_url, rate_limit=0, rate_limit_anonymous=0) as client:
+        counters = client.app.state.counters
+
+        async def refuse(*_: object) -> int:
+            raise AssertionError("counted")
+
+        monkeypatch.setattr(counters, "hit", refuse)
+        monkeypatch.setattr(counters, "count", refuse)
+        assert client.get(DATAFLOWS, headers=bearer("dsm_made-up")).status_code == 401
+        assert client.get(DATAFLOWS).status_code == 200
+
+
 def test_two_apps_sharing_redis_share_the_count(database_url, redis_prefix):
     """Two apps on one Redis stand for two worker processes: the limit holds across both."""
     options = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix, "rate_limit_anonymous": 3}
