@@ -16,7 +16,7 @@ row. `detail` says what to write (full; dataonly: no attributes; serieskeysonly:
 no observations; nodata: series keys and series attributes, no observations).
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -42,6 +42,17 @@ class DatasetBlock:
     valid_from: datetime | None = None  # history: when this version became visible
     valid_to: datetime | None = None
     attributes: dict[str, str] = field(default_factory=dict)  # dataset-level attributes
+    # the same rows read again as SDMX-CSV lines (`app.storage.csv_export`), when they are
+    # exactly the rows of one stored statement; None otherwise
+    export: "LineSource | None" = None
+
+
+class LineSource(Protocol):
+    def chunks(
+        self, head: str, end: str, careful: Callable[[Sequence[object]], str]
+    ) -> Iterator[bytes]:
+        """`head + cells + end` for each row, as byte chunks; `careful(cells)` quotes."""
+        ...
 
 
 @dataclass

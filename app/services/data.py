@@ -28,6 +28,7 @@ from app.model.query import StructureQuery
 from app.model.response import DataResponse, DatasetBlock
 from app.services import access as policy
 from app.services.structures import Structures
+from app.storage import csv_export
 from app.storage import data_queries as sql
 from app.storage import observations as store
 from app.validation.periods import PeriodError, period_range
@@ -499,9 +500,13 @@ def _blocks(
     if query.include_history:
         yield from _history_blocks(sql.stream(conn, statement, values))
         return
-    current = _peeked(sql.stream(conn, statement, values))
-    if current is not None:
-        yield DatasetBlock(current, action="Replace" if query.updated_after else "Information")
+    streamed = sql.stream(conn, statement, values)
+    current = _peeked(streamed)
+    if current is not None and query.updated_after is None:
+        export = csv_export.Export(conn, statement, values, streamed)
+        yield DatasetBlock(current, export=export)
+    elif current is not None:
+        yield DatasetBlock(current, action="Replace")
     if query.updated_after is not None:
         width = len(columns)
         key_columns = columns[: len(tables.key)]
@@ -584,6 +589,7 @@ def _without_measure(blocks: Iterator[DatasetBlock], position: int) -> Iterator[
     for block in blocks:
         rows = block.rows
         block.rows = ((*row[:position], None, *row[position + 1 :]) for row in rows)
+        block.export = None  # the stored rows have the measure
         yield block
 
 

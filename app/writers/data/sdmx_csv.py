@@ -10,6 +10,10 @@ Decisions:
 - Speed: rows go through one `itemgetter` (DSD order) plus constant prefix and suffix tuples,
   and the C `csv.writer` does quoting and `None` -> "" (measured over 1M rows/s for the plain
   case). Labels, normalised periods and keys take a slower per-row path.
+- Plain exports (`_exported`: stored rows unchanged, in output order, no per-cell transform)
+  skip row objects altogether: `app.storage.csv_export` has the database hand over CSV lines
+  (PostgreSQL COPY) or raw tuples joined a batch at a time (SQLite), about twice as fast, and
+  byte-identical (tests/api/test_csv_export.py compares both paths).
 - 2.0 always writes `ACTION`: the header goes out before later dataset blocks are known, and
   the specification says the column should be there. 1.0 cannot say Delete: a Delete block is
   a ValueError (the caller refuses such requests before streaming).
@@ -172,6 +176,20 @@ def _cells(columns: _Columns, block: DatasetBlock) -> tuple[Iterable[tuple], tup
     return _slow_rows(columns, rows, pick, suffix, transforms), ()
 
 
+def _exported(columns: _Columns, block: DatasetBlock) -> bool:
+    """Whether the block's lines can come straight from the store (`app.storage.csv_export`):
+    the block has stored rows unchanged (current data, not updatedAfter, every measure), and
+    the message writes them as they are, in their order (labels=id, timeFormat=original,
+    keys=none, observations: detail full or dataonly). Anything else takes the row path."""
+    return (
+        block.export is not None
+        and columns.layout.observations
+        and columns.keys == "none"
+        and not columns.transforms()
+        and columns.picks == tuple(range(len(columns.response.columns)))
+    )
+
+
 def _slow_rows(columns, rows, pick, suffix, transforms) -> Iterator[tuple]:  # type: ignore[no-untyped-def]
     lay = columns.layout
     n_dims = len(lay.dsd_order)
@@ -250,6 +268,13 @@ def write_csv(response: DataResponse, version: str) -> Iterator[bytes]:
         rows, tail = _cells(columns, block)
         head = _quoted(columns.prefix(block)) + ","
         end = ("," + _quoted(tail) if tail else "") + "\r\n"
+        if _exported(columns, block):
+            if buffer:
+                yield "".join(buffer).encode()
+                buffer.clear()
+                size = 0
+            yield from block.export.chunks(head, end, _quoted)  # type: ignore[union-attr]
+            continue
         commas = len(header) - len(columns.prefix(block)) - len(tail) - 1
         append = buffer.append
         for cells in rows:

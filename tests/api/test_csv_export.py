@@ -1,0 +1,141 @@
+"""The SDMX-CSV fast path (`app.storage.csv_export`) writes the same bytes as the row path, on
+both databases: real data loaded over HTTP (free text that needs quoting, confidential values,
+an embargoed revision), several dataflows, queries and options, anonymous and authorised."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.services.auth import add_user, create_token
+from app.storage import csv_export
+from app.writers.data import sdmx_csv
+
+CSV10 = "application/vnd.sdmx.data+csv;version=1.0.0"
+CSV20 = "application/vnd.sdmx.data+csv;version=2.0.0"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=3)
+RELEASE = T0 + timedelta(days=1)
+
+POP_HEADER = "FREQ,REF_AREA,CITIZENSHIP,SEX,AGE,DATA_SOURCE,TIME_PERIOD,OBS_VALUE,CONF_STATUS"
+POP = [
+    "A,KAZ,UZB,F,_T,NSO,2021,900,C",
+    "A,KAZ,UZB,F,_T,NSO,2022,1200,",
+    "A,KAZ,UZB,F,_T,NSO,2023,1350,F",
+    "A,KAZ,TJK,F,_T,NSO,2023,17,C",
+    "A,KAZ,RUS,_T,_T,NSO,2023,41000,",
+]
+POP_EMBARGOED = ["A,KAZ,UZB,F,_T,NSO,2023,1500,", "A,KAZ,UZB,F,_T,NSO,2024,1600,"]
+ENTRY_HEADER = (
+    "FREQ,REF_AREA,CITIZENSHIP,COUNTERPART_AREA,SEX,TRAVEL_PURPOSE,DATA_SOURCE,TIME_PERIOD,"
+    "OBS_VALUE,OBS_STATUS,CONF_STATUS,COMMENT_OBS,UNIT_MEASURE,UNIT_MULT,DECIMALS,"
+    "NATIONAL_DEFINITION"
+)
+ENTRY = [
+    "A,ARM,ABW,ABW,F,BUSINESS,BRD,2000,0,A,,,NUMBER,0,,",
+    'A,ARM,ABW,ABW,F,BUSINESS,BRD,2001,56132,A,,"revised, twice",NUMBER,0,,',
+    'A,ARM,ABW,ABW,F,BUSINESS,BRD,2002,12,A,C,"said ""estimated""",NUMBER,0,,',
+    'A,ARM,ABW,ABW,M,BUSINESS,BRD,2002,7,A,F,"two\nlines",NUMBER,0,1,Ереван',
+    "A,ARM,ABW,ABW,M,BUSINESS,BRD,2003,8.5,A,,plain,NUMBER,0,1,",
+]
+
+
+def message(flow: str, header: str, rows: list[str]) -> bytes:
+    lines = [f"STRUCTURE,STRUCTURE_ID,ACTION,{header}"]
+    lines += [f"dataflow,DSM:{flow}(1.0),I,{r}" for r in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def tokens(client: TestClient) -> dict[str, str | None]:
+    """Data of two dataflows; tokens by role (anonymous: None)."""
+    engine, secret = client.app.state.engine, client.app.state.secret
+    add_user(engine, "admin", "admin")
+    add_user(engine, "analyst", "partner", None, ("conf",))
+    found = {name: create_token(engine, secret, name) for name in ("admin", "analyst")}
+    auth = {"authorization": f"Bearer {found['admin']}"}
+    grant = {"grantee": "group:conf", "dataflow": "DSM:*", "action": "read_confidential"}
+    assert client.post("/api/grants", json=grant, headers=auth).status_code == 201
+    admin = {**auth, "content-type": CSV20}
+    client.app.state.clock.fixed = T0
+    for flow, header, rows in (
+        ("DF_FOREIGN_POP", POP_HEADER, POP),
+        ("DF_FOREIGN_ENTRY", ENTRY_HEADER, ENTRY),
+    ):
+        posted = client.post("/rest/v2/data/", content=message(flow, header, rows), headers=admin)
+        assert posted.status_code == 201, posted.text
+    client.app.state.clock.fixed = T0 + timedelta(hours=1)
+    embargoed = client.post(
+        "/rest/v2/data/",
+        content=message("DF_FOREIGN_POP", POP_HEADER, POP_EMBARGOED),
+        params={"releaseAt": RELEASE.isoformat()},
+        headers=admin,
+    )
+    assert embargoed.status_code == 201, embargoed.text
+    client.app.state.clock.fixed = NOW
+    return {"anonymous": None, **found}
+
+
+QUERIES = [  # (path, parameters, whether the fast path writes it)
+    ("/rest/data/DF_FOREIGN_POP/all", {}, True),
+    ("/rest/data/DF_FOREIGN_ENTRY/all", {}, True),
+    ("/rest/data/DF_FOREIGN_ENTRY/A.ARM..ABW.M+F.BUSINESS.BRD", {"startPeriod": "2001"}, True),
+    ("/rest/data/DF_FOREIGN_ENTRY/all", {"detail": "dataonly"}, True),
+    ("/rest/data/DF_FOREIGN_ENTRY/all", {"dimensionAtObservation": "AllDimensions"}, True),
+    ("/rest/data/DF_FOREIGN_POP/all", {"lastNObservations": "1"}, True),
+    (
+        "/rest/v2/data/dataflow/DSM/DF_FOREIGN_ENTRY/1.0/*.*.*.*.*.*.*",
+        {"c[OBS_VALUE]": "ge:8"},
+        True,
+    ),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/1.0", {"attributes": "none"}, True),
+    # the row path: options the fast path leaves to it
+    ("/rest/data/DF_FOREIGN_ENTRY/all", {"dimensionAtObservation": "SEX"}, False),
+    ("/rest/data/DF_FOREIGN_ENTRY/all", {"labels": "both"}, False),
+    ("/rest/data/DF_FOREIGN_ENTRY/all", {"timeFormat": "normalized"}, False),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/1.0", {"keys": "both"}, False),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/1.0", {"updatedAfter": T0.isoformat()}, False),
+    ("/rest/data/DF_FOREIGN_POP/all", {"detail": "serieskeysonly"}, False),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/1.0", {"measures": "none"}, False),
+]
+
+
+def fetch(client: TestClient, token: str | None, path: str, accept: str, params: dict) -> bytes:
+    headers = {"accept": accept, "accept-encoding": "identity"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    response = client.get(path, params=params, headers=headers)
+    assert response.status_code in (200, 204, 404), response.text
+    return response.content
+
+
+@pytest.mark.parametrize("accept", [CSV10, CSV20])
+@pytest.mark.parametrize("role", ["anonymous", "analyst", "admin"])
+def test_fast_path_writes_the_bytes_of_the_row_path(client, tokens, monkeypatch, role, accept):
+    token, used = tokens[role], []
+    chunks = csv_export.Export.chunks
+
+    def spy(self, *args):  # type: ignore[no-untyped-def]
+        used.append(True)
+        return chunks(self, *args)
+
+    monkeypatch.setattr(csv_export.Export, "chunks", spy)
+    fast_bodies = []
+    for path, params, expected in QUERIES:
+        if accept == CSV10 and "/v2/" in path:
+            continue
+        used.clear()
+        fast = fetch(client, token, path, accept, params)
+        with monkeypatch.context() as m:
+            m.setattr(sdmx_csv, "_exported", lambda columns, block: False)
+            rows = fetch(client, token, path, accept, params)
+        assert fast == rows, (path, params)
+        assert bool(used) == (expected and bool(rows)), (path, params)
+        fast_bodies.append(fast)
+    text = b"".join(fast_bodies).decode()
+    assert '"revised, twice"' in text and '"two\nlines"' in text and "Ереван" in text
+    shown = role != "anonymous"
+    assert ('"said ""estimated"""' in text) == shown
+    assert (",17," in text) == shown  # a series of confidential values only
+    assert (",900," in text) == shown
+    assert (",1600," in text) == (role == "admin")  # embargoed until RELEASE
