@@ -90,6 +90,9 @@ class DatasetWriter:
             is not None
         )
         self._ids: dict[tuple, int] = {}  # series key -> id, up to CACHE_SERIES of them
+        # one str object per code among the cached keys: a reader makes new strings for every
+        # series, and 100,000 keys of 7 fresh strings held ~30 MB more than keys sharing them
+        self._codes: dict[str, str] = {}
         self._created = _KeyFilter()  # keys this dataset created, once the cache overflowed
         self._seen = bytearray()  # per series id: 1 once a run of it was staged
         self._run: int | None = None  # the series of the run in progress
@@ -112,18 +115,20 @@ class DatasetWriter:
                 self._created.active = True
                 self._created.update(self._ids.keys())
             self._ids.clear()
+            self._codes.clear()
+        code = self._codes.setdefault
         # a first load only needs to ask about keys it may have made itself
         wanted = list(keys) if self._lookups else [k for k in keys if k in self._created]
         if wanted:
             for start in range(0, len(wanted), LOOKUP_BATCH):
                 for row in self._lookup(wanted[start : start + LOOKUP_BATCH]):
-                    self._ids[tuple(row[1:])] = row[0]
+                    self._ids[tuple(code(v, v) for v in row[1:])] = row[0]
             keys = {k for k in keys if k not in self._ids}
         if not keys:
             return
         new = []
         for key in sorted(keys):
-            self._ids[key] = self.next_id
+            self._ids[tuple(code(v, v) for v in key)] = self.next_id
             new.append((self.next_id, self.dataflow, *key))
             self.next_id += 1
         self._created.update(keys)
