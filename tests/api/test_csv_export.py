@@ -120,6 +120,7 @@ def test_fast_path_writes_the_bytes_of_the_row_path(client, tokens, monkeypatch,
         return chunks(self, *args)
 
     monkeypatch.setattr(csv_export.Export, "chunks", spy)
+    monkeypatch.setattr(sdmx_csv, "EXPORTED_FROM", 1)  # the test's blocks are small
     fast_bodies = []
     for path, params, expected in QUERIES:
         if accept == CSV10 and "/v2/" in path:
@@ -139,3 +140,23 @@ def test_fast_path_writes_the_bytes_of_the_row_path(client, tokens, monkeypatch,
     assert (",17," in text) == shown  # a series of confidential values only
     assert (",900," in text) == shown
     assert (",1600," in text) == (role == "admin")  # embargoed until RELEASE
+
+
+def test_a_block_smaller_than_the_threshold_is_written_from_its_rows(client, tokens, monkeypatch):
+    """Re-running the query for the store's lines costs more than a few rows are worth: below
+    EXPORTED_FROM rows the block is written from the rows already read, with the same bytes."""
+    used = []
+    chunks = csv_export.Export.chunks
+
+    def spy(self, *args):  # type: ignore[no-untyped-def]
+        used.append(True)
+        return chunks(self, *args)
+
+    monkeypatch.setattr(csv_export.Export, "chunks", spy)
+    path, params, expected = QUERIES[0]
+    assert expected
+    small = fetch(client, tokens["admin"], path, CSV20, params)
+    assert small and not used
+    monkeypatch.setattr(sdmx_csv, "EXPORTED_FROM", 1)
+    assert fetch(client, tokens["admin"], path, CSV20, params) == small
+    assert used

@@ -27,6 +27,7 @@ Decisions:
 """
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Final
 
@@ -245,6 +246,9 @@ def _quoted(cells: Iterable[object]) -> str:
 
 
 _SPECIAL: Final = (",", '"', "\n", "\r")
+# rows: a smaller block is written from the rows read, since the store's lines come from running
+# its query again (a single series on PostgreSQL took 6.8 ms instead of 4.0 ms through COPY)
+EXPORTED_FROM: Final = 2_000
 _EMPTY: Final = {None: ""}
 
 
@@ -268,7 +272,12 @@ def write_csv(response: DataResponse, version: str) -> Iterator[bytes]:
         rows, tail = _cells(columns, block)
         head = _quoted(columns.prefix(block)) + ","
         end = ("," + _quoted(tail) if tail else "") + "\r\n"
-        if _exported(columns, block):
+        exported = _exported(columns, block)
+        if exported:  # only a big block: a small one is written from the rows read
+            first = list(islice(rows, EXPORTED_FROM))
+            exported = len(first) == EXPORTED_FROM
+            rows = chain(first, rows)
+        if exported:
             if buffer:
                 yield "".join(buffer).encode()
                 buffer.clear()
