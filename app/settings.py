@@ -69,11 +69,11 @@ class Settings(BaseSettings):
         Field(
             ge=1,
             le=1000,
-            description="Threads one server process runs request handlers in (database work). "
-            "More threads than cores only add GIL contention: a few keep a loaded server's "
-            "throughput and latency better than AnyIO's default of 40.",
+            description="Threads one server process runs request handlers in (their database "
+            "work). More only add GIL contention: with 16 clients, 4 threads answered a single "
+            "series 1.3-1.8x as often as AnyIO's default of 40 (SQLite and PostgreSQL).",
         ),
-    ] = 40
+    ] = 4
     max_url_length: Annotated[
         int, Field(gt=0, description="Longest request target accepted, in characters (414 beyond).")
     ] = 8192
