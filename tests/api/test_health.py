@@ -82,3 +82,17 @@ def test_the_last_request_id_header_is_the_one_kept(client):
         "/health/live", headers=[("x-request-id", "first"), ("x-request-id", "second")]
     )
     assert response.headers["x-request-id"] == "second"
+
+
+def test_the_handler_thread_pool_has_the_configured_size(settings):
+    """DSM_WORKER_THREADS sizes the pool sync handlers run in (AnyIO's default would be 40)."""
+    from anyio import to_thread
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"worker_threads": 3}))
+    with TestClient(app) as client:
+        tokens = client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)
+        assert client.get("/health/live").status_code == 200
+    assert tokens == 3
