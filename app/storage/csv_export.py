@@ -32,6 +32,8 @@ from typing import Final
 from sqlalchemy import Connection, String, func, literal_column
 from sqlalchemy.sql import Select
 
+from app.storage.data_queries import bound
+
 BATCH: Final = 2_000  # rows per fetch (SQLite) and per rewritten chunk (both)
 PRINTF_MAX: Final = 100  # SQLite functions take at most 127 arguments (SQLITE_MAX_FUNCTION_ARG)
 _EMPTY: Final = {None: ""}
@@ -57,26 +59,12 @@ class Export:
         return _fetched(self, head, end, careful)
 
 
-def _bound(export: Export, statement: Select) -> tuple[str, Sequence[object] | dict[str, object]]:
-    """`statement`'s SQL for the DB-API and the export's values, as SQLAlchemy would send them
-    (expanded IN lists, bind processors applied)."""
-    compiled = statement.compile(dialect=export.conn.dialect)
-    state = compiled.construct_expanded_state(export.values)  # type: ignore[attr-defined]
-    values = dict(state.parameters)
-    for name, process in (state.processors or {}).items():
-        if name in values and process is not None:
-            values[name] = process(values[name])
-    if state.positiontup is not None:
-        return state.statement, [values[name] for name in state.positiontup]
-    return state.statement, values
-
-
 def _fetched(export: Export, head: str, end: str, careful: Careful) -> Iterator[bytes]:
     lines = _printed(export.statement)
     if lines is None:
         yield from _fetched_cells(export, head, end, careful, 0)
         return
-    sql, values = _bound(export, lines)
+    sql, values = bound(export.conn, lines, export.values)
     cursor = export.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, values)
@@ -123,7 +111,7 @@ def _fetched_cells(
     export: Export, head: str, end: str, careful: Careful, skip: int
 ) -> Iterator[bytes]:
     """The block's rows after the first `skip`, read as cells."""
-    sql, values = _bound(export, export.statement)
+    sql, values = bound(export.conn, export.statement, export.values)
     cursor = export.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, values)
@@ -148,7 +136,7 @@ def _fetched_cells(
 
 
 def _copied(export: Export, head: str, end: str, careful: Careful) -> Iterator[bytes]:
-    query, values = _bound(export, export.statement)
+    query, values = bound(export.conn, export.statement, export.values)
     sql = f"COPY ({query}) TO STDOUT WITH (FORMAT csv)"
     head_b, end_b = head.encode(), end.encode()
     glue = end_b + head_b

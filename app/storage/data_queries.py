@@ -28,13 +28,14 @@ key costs more than running a single-series query.
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
 
 from sqlalchemy import (
     Connection,
+    String,
     and_,
     bindparam,
     case,
@@ -404,6 +405,11 @@ def stream(conn: Connection, query: Select, values: dict[str, object]) -> Iterat
     with a limit of FIRST_ROWS + 1 on an ordinary cursor; only when that many come back is it
     run again on a server-side cursor (the rows read twice are at most FIRST_ROWS + 1: the cost
     is bounded, and small answers take one round trip)."""
+    if conn.dialect.name == "sqlite" and all(
+        isinstance(c.type, String) for c in query.selected_columns
+    ):
+        yield from _fetched(conn, query, values)
+        return
     if conn.dialect.name == "postgresql":
         wanted = values.get("lim")
         head = {**values, "lim": min(FIRST_ROWS + 1, wanted or FIRST_ROWS + 1)}  # type: ignore[type-var]
@@ -420,6 +426,36 @@ def stream(conn: Connection, query: Select, values: dict[str, object]) -> Iterat
         yield from map(tuple, result)
     finally:  # also when the reader stops early (a 304, a client gone): free the server cursor
         result.close()
+
+
+def _fetched(conn: Connection, query: Select, values: dict[str, object]) -> Iterator[tuple]:
+    """SQLite rows of text columns straight from the DB-API cursor, in batches: the tuples it
+    makes are the rows (SQLAlchemy would wrap each in a Row, for no conversion text needs)."""
+    sql, parameters = bound(conn, query, values)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    conn.info.setdefault("dsm_results", []).append(cursor)
+    try:
+        cursor.execute(sql, parameters)
+        while rows := cursor.fetchmany(STREAM_ROWS):
+            yield from rows
+    finally:
+        cursor.close()
+
+
+def bound(
+    conn: Connection, statement: Select, values: dict[str, object]
+) -> tuple[str, Sequence[object] | dict[str, object]]:
+    """`statement`'s SQL for the DB-API and its `values`, as SQLAlchemy would send them
+    (expanded IN lists, bind processors applied)."""
+    compiled = statement.compile(dialect=conn.dialect)
+    state = compiled.construct_expanded_state(values)  # type: ignore[attr-defined]
+    values = dict(state.parameters)
+    for name, process in (state.processors or {}).items():
+        if name in values and process is not None:
+            values[name] = process(values[name])
+    if state.positiontup is not None:
+        return state.statement, [values[name] for name in state.positiontup]
+    return state.statement, values
 
 
 _limited_statements: "weakref.WeakKeyDictionary[Select, Select]" = weakref.WeakKeyDictionary()
