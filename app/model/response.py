@@ -42,8 +42,9 @@ class DatasetBlock:
     valid_from: datetime | None = None  # history: when this version became visible
     valid_to: datetime | None = None
     attributes: dict[str, str] = field(default_factory=dict)  # dataset-level attributes
-    # the same rows read again as SDMX-CSV lines (`app.storage.csv_export`), when they are
-    # exactly the rows of one stored statement; None otherwise
+    # the same rows read again as SDMX-CSV lines or SDMX-ML elements (`app.storage.csv_export`,
+    # `app.storage.xml_export`), when they are exactly the rows of one stored statement; None
+    # otherwise
     export: "LineSource | None" = None
 
 
@@ -52,6 +53,19 @@ class LineSource(Protocol):
         self, head: str, end: str, careful: Callable[[Sequence[object]], str]
     ) -> Iterator[bytes]:
         """`head + cells + end` for each row, as byte chunks; `careful(cells)` quotes."""
+        ...
+
+    def elements(
+        self,
+        series: Sequence[tuple[int, str]],
+        obs: Sequence[tuple[int, str]],
+        head: Callable[[tuple], str],
+        careful: Callable[[Iterable[tuple], str | None], Iterator[str]],
+    ) -> Iterator[str]:
+        """SDMX-ML structure-specific `Series`/`Obs` elements of a time-series layout: `series`
+        and `obs` are the (column, component id) fields of each; `head(values)` writes a series
+        element of the series fields' values; `careful(rows, opened)` writes rows as cells,
+        `opened` the series element left open."""
         ...
 
 

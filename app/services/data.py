@@ -503,7 +503,7 @@ def _blocks(
     streamed = sql.stream(conn, statement, values)
     current = _peeked(streamed)
     if current is not None and query.updated_after is None:
-        export = csv_export.Export(conn, statement, values, streamed)
+        export = csv_export.Export(conn, statement, values, streamed, tables.series)
         yield DatasetBlock(current, export=export)
     elif current is not None:
         yield DatasetBlock(current, action="Replace")

@@ -23,15 +23,16 @@ All cells are text (the store keeps every value as text), None is an empty cell.
 
 import csv
 import io
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
 from typing import Final
 
-from sqlalchemy import Connection, String, func, literal_column
+from sqlalchemy import Connection, String, Table, func, literal_column
 from sqlalchemy.sql import Select
 
+from app.storage import xml_export
 from app.storage.data_queries import bound
 
 BATCH: Final = 2_000  # rows per fetch (SQLite) and per rewritten chunk (both)
@@ -49,6 +50,7 @@ class Export:
     statement: Select
     values: dict[str, object]
     streamed: Generator  # the same rows already opened (`stream`): closed before reading
+    series: Table | None = None  # the series table of the rows (SDMX-ML reads keys from it)
 
     def chunks(self, head: str, end: str, careful: Careful) -> Iterator[bytes]:
         """`head + cells + end` for every row (`end` ends with CRLF), as byte chunks of about
@@ -57,6 +59,16 @@ class Export:
         if self.conn.dialect.name == "postgresql":
             return _copied(self, head, end, careful)
         return _fetched(self, head, end, careful)
+
+    def elements(
+        self,
+        series: Sequence[tuple[int, str]],
+        obs: Sequence[tuple[int, str]],
+        head: Callable[[tuple], str],
+        careful: Callable[[Iterable[tuple], str | None], Iterator[str]],
+    ) -> Iterator[str]:
+        """SDMX-ML structure-specific elements of the rows (`app.storage.xml_export`)."""
+        return xml_export.elements(self, series, obs, head, careful)
 
 
 def _fetched(export: Export, head: str, end: str, careful: Careful) -> Iterator[bytes]:

@@ -46,6 +46,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.engine import Compiled
 from sqlalchemy.sql import FromClause, Select
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -442,12 +443,23 @@ def _fetched(conn: Connection, query: Select, values: dict[str, object]) -> Iter
         cursor.close()
 
 
+# compiled statements, dropped with their statement (the shape cache keeps the live ones)
+_compiled: "weakref.WeakKeyDictionary[Select, dict[str, Compiled]]" = weakref.WeakKeyDictionary()
+
+
 def bound(
     conn: Connection, statement: Select, values: dict[str, object]
 ) -> tuple[str, Sequence[object] | dict[str, object]]:
     """`statement`'s SQL for the DB-API and its `values`, as SQLAlchemy would send them
-    (expanded IN lists, bind processors applied)."""
-    compiled = statement.compile(dialect=conn.dialect)
+    (expanded IN lists, bind processors applied). Compiled once per statement and dialect:
+    compiling costs more than a small query."""
+    name = conn.dialect.name
+    with _lock:
+        compiled = _compiled.get(statement, {}).get(name)
+    if compiled is None:
+        compiled = statement.compile(dialect=conn.dialect)
+        with _lock:
+            _compiled.setdefault(statement, {})[name] = compiled
     state = compiled.construct_expanded_state(values)  # type: ignore[attr-defined]
     values = dict(state.parameters)
     for name, process in (state.processors or {}).items():
@@ -480,7 +492,8 @@ def current_query(tables: FlowTables, selection: Selection) -> Select:
         obs = tables.obs
         extra = () if selection.updated_after is None else (obs.c.valid_from > _p("ua"),)
         needed = [*selection.columns, *(c for c, _ in selection.order), *selection.series]
-        source, where = _source(tables, selection, [*needed, PERIOD_START], extra)
+        # series_id: the SDMX-ML export path groups rows by it (app/storage/xml_export.py)
+        source, where = _source(tables, selection, [*needed, PERIOD_START, "series_id"], extra)
         return _limited(source, selection, where)
 
     return statement(("current", tables.name, shape(selection)), build)  # type: ignore[return-value]

@@ -176,8 +176,8 @@ def tables_for(flow: CompiledFlow) -> FlowTables:
         Column("pk", PK),
         Column("series_id", Integer),
         Column("dataflow", String(300)),
-        *dimension_columns(True),
-        Column(time, String(PERIOD_LENGTH)),
+        *dimension_columns(False),  # never NULL in the view: SQL built from it may rely on it
+        Column(time, String(PERIOD_LENGTH), nullable=False),
         *value_columns(),
         Column("value_num", Float),
         Column("provider", String(100)),

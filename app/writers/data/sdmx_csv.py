@@ -13,7 +13,7 @@ Decisions:
 - Plain exports (`_exported`: stored rows unchanged, in output order, no per-cell transform)
   skip row objects altogether: `app.storage.csv_export` has the database hand over CSV lines
   (PostgreSQL COPY) or raw tuples joined a batch at a time (SQLite), about twice as fast, and
-  byte-identical (tests/api/test_csv_export.py compares both paths).
+  byte-identical (tests/api/test_store_exports.py compares both paths).
 - 2.0 always writes `ACTION`: the header goes out before later dataset blocks are known, and
   the specification says the column should be there. 1.0 cannot say Delete: a Delete block is
   a ValueError (the caller refuses such requests before streaming).

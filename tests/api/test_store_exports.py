@@ -1,6 +1,8 @@
-"""The SDMX-CSV fast path (`app.storage.csv_export`) writes the same bytes as the row path, on
-both databases: real data loaded over HTTP (free text that needs quoting, confidential values,
-an embargoed revision), several dataflows, queries and options, anonymous and authorised."""
+"""The fast paths of big exports write the same bytes as the row path, on both databases: SDMX-CSV
+lines (`app.storage.csv_export`) and SDMX-ML observation elements (`app.storage.xml_export`) built
+by the database. Real data loaded over HTTP (free text that needs quoting or escaping,
+confidential values, an embargoed revision), several dataflows, queries and options, anonymous and
+authorised."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +39,11 @@ ENTRY = [
     'A,ARM,ABW,ABW,F,BUSINESS,BRD,2002,12,A,C,"said ""estimated""",NUMBER,0,,',
     'A,ARM,ABW,ABW,M,BUSINESS,BRD,2002,7,A,F,"two\nlines",NUMBER,0,1,Ереван',
     "A,ARM,ABW,ABW,M,BUSINESS,BRD,2003,8.5,A,,plain,NUMBER,0,1,",
+    "A,ARM,ABW,ABW,M,BUSINESS,BRD,2004,9,A,,plain again,NUMBER,0,1,",
+    "A,ARM,ABW,ABW,M,BUSINESS,BRD,2005,10,A,,a < b & c > d,NUMBER,0,1,",
+    "A,ARM,ABW,ABW,M,BUSINESS,BRD,2006,11,A,,tab\there,NUMBER,0,1,",
+    "A,ARM,ABW,BEL,F,BUSINESS,BRD,2000,3,A,,,NUMBER,0,,",
+    "A,ARM,ABW,BEL,F,BUSINESS,BRD,2001,4,A,,,NUMBER,0,,",
 ]
 
 
@@ -200,3 +207,102 @@ def test_a_statement_printf_cannot_take_is_read_as_cells(monkeypatch):
     assert csv_export._printed(select(*list(wide.c)[:3])) is not None
     mixed = table("m", column("a", String), column("b", Integer))
     assert csv_export._printed(select(*mixed.c)) is None
+
+
+ML = {
+    "2.1": "application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+    "2.1 TS": "application/vnd.sdmx.structurespecifictimeseriesdata+xml;version=2.1",
+    "3.0": "application/vnd.sdmx.data+xml;version=3.0.0",
+}
+
+
+def _without_header(body: bytes) -> bytes:
+    """The message without its header (its ID and preparation time differ per response); an
+    empty body (204, no results) as it is."""
+    if not body:
+        return body
+    start, end = body.find(b"<mes:Header>"), body.find(b"</mes:Header>")
+    assert 0 < start < end, body[:300]
+    return body[:start] + body[end:]
+
+
+@pytest.mark.parametrize("accept", list(ML))
+@pytest.mark.parametrize("role", ["anonymous", "analyst", "admin"])
+def test_ml_fast_path_writes_the_bytes_of_the_row_path(client, tokens, monkeypatch, role, accept):
+    """Observation elements built by the database, series elements by the writer: the same
+    message as the row path for every query, view and version; values that need escaping (a
+    quote, `<`, `&`, a line break, a tab) send their batch and the rest to the row path."""
+    from app.storage import xml_export
+    from app.writers.data import sdmx_ml
+
+    used: list[bool] = []
+    elements = xml_export.elements
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        used.append(True)
+        return elements(*args)
+
+    skips: list[int] = []
+    cells = xml_export._cells
+
+    def cells_spy(export, skip):  # type: ignore[no-untyped-def]
+        skips.append(skip)
+        return cells(export, skip)
+
+    monkeypatch.setattr(xml_export, "elements", spy)
+    monkeypatch.setattr(xml_export, "_cells", cells_spy)
+    monkeypatch.setattr(sdmx_ml, "EXPORTED_FROM", 1)  # the test's blocks are small
+    token, bodies = tokens[role], []
+    for path, params, _ in QUERIES:
+        if "labels" in params or "timeFormat" in params or "keys" in params:
+            continue  # SDMX-CSV options
+        if accept == "2.1 TS" and params.get("dimensionAtObservation") not in (None,):
+            continue  # time series only
+        used.clear()
+        skips.clear()
+        fast = fetch(client, token, path, ML[accept], params)
+        with monkeypatch.context() as m:
+            m.setattr(sdmx_ml, "EXPORTED_FROM", 10**9)  # every block written from its rows
+            rows = fetch(client, token, path, ML[accept], params)
+        assert _without_header(fast) == _without_header(rows), (path, params)
+        bodies.append(fast)
+        if path.endswith("/all") and not params:
+            assert used, (path, "the fast path was not taken")
+        if path == "/rest/data/DF_FOREIGN_POP/all" and not params:
+            assert not skips, "nothing to escape: every element comes from the database"
+    text = b"".join(bodies).decode()
+    assert 'COMMENT_OBS="revised, twice"' in text
+    assert "a &lt; b &amp; c &gt; d" in text and "tab&#9;here" in text and "two&#10;lines" in text
+    assert ("said &quot;estimated&quot;" in text) == (role != "anonymous")
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 4, 5, 1000])
+def test_ml_rows_read_as_cells_from_the_first_batch_that_needs_escaping(
+    client, tokens, monkeypatch, batch
+):
+    """Wherever the batch boundary falls (inside a series, at its end, before an escaped
+    value), the elements continue the series left open and the message is the row path's."""
+    from app.storage import xml_export
+    from app.writers.data import sdmx_ml
+
+    skips: list[int] = []
+    cells = xml_export._cells
+
+    def spy(export, skip):  # type: ignore[no-untyped-def]
+        skips.append(skip)
+        return cells(export, skip)
+
+    monkeypatch.setattr(xml_export, "_cells", spy)
+    monkeypatch.setattr(xml_export, "BATCH", batch)
+    monkeypatch.setattr(sdmx_ml, "EXPORTED_FROM", 1)
+    path, accept = "/rest/data/DF_FOREIGN_ENTRY/all", ML["2.1"]
+    fast = fetch(client, None, path, accept, {})
+    with monkeypatch.context() as m:
+        m.setattr(sdmx_ml, "EXPORTED_FROM", 10**9)
+        rows = fetch(client, None, path, accept, {})
+    assert _without_header(fast) == _without_header(rows)
+    assert fast.count(b"<Series ") == 3 and fast.count(b"<Obs ") == len(ENTRY) - 1  # one is C
+    # the rows in order: BEL 2000-2001, M 2002-2006 (7 rows, the first escaped value is the 2002 line
+    # break, row 3); the anonymous view hides the confidential 2002 value of F
+    first_bad = 2  # rows before the first batch holding a value to escape
+    assert skips == [batch * (first_bad // batch)]
