@@ -25,16 +25,32 @@ statement that is not a single view with its series id (first/last N, the two-br
 embargoed data), or with a column that is not text, is read as cells from the start.
 
 SQLite reads through the DB-API cursor, PostgreSQL through a named (server-side) cursor; both
-hand over a few values per row instead of one per cell.
+hand over a few values per row instead of one per cell. PostgreSQL answers each FETCH while the
+writer waits, so there a thread reads the next batches and their keys meanwhile (`_read_ahead`):
+the database and the writer work at once. (SQLite gives up the GIL for each row it steps, so a
+reading thread would only fight the writer for it.)
 """
 
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from itertools import count, groupby
 from operator import itemgetter
-from typing import TYPE_CHECKING, Final
+from queue import Full, Queue
+from threading import Event, Thread
+from typing import TYPE_CHECKING, Final, TypeVar
 
-from sqlalchemy import Integer, String, Table, bindparam, case, func, literal_column, select
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ColumnElement, Select
 
 from app.storage.data_queries import bound
@@ -52,6 +68,7 @@ _EMPTY: Final = literal_column("''", String)
 _QUOTE: Final = literal_column("'\"'", String)
 PRINTF_MAX: Final = 100  # SQLite functions take at most 127 arguments
 _names = count()
+T = TypeVar("T")
 
 
 def elements(
@@ -85,12 +102,19 @@ def elements(
     opened: tuple[int, str] | None = None  # the series written last, still open: id, element
     written = 0
     first, second, third = itemgetter(0), itemgetter(1), itemgetter(2)
-    for rows in _batches(export, statement):
+    read = (
+        (rows, keys.read([i for i, _ in groupby(map(first, rows))]))
+        for rows in _batches(export, statement)
+    )
+    # PostgreSQL answers each FETCH while the writer waits: a thread reading the next batch (and
+    # its keys) meanwhile lets the database and the writer work at once
+    batches = _read_ahead(read) if export.conn.dialect.name == "postgresql" else read
+    for rows, found in batches:
         n = len(rows)
         if not _sound("".join(map(second, rows)), n, fixed * n + sum(map(third, rows))):
+            batches.close()  # the reader stops before the rows are read again
             yield from careful(_cells(export, written), None if opened is None else opened[1])
             return
-        found = keys.read([i for i, _ in groupby(map(first, rows)) if not opened or i != opened[0]])
         pieces: list[str] = []
         for series_id, group in groupby(rows, first):
             if opened is None or series_id != opened[0]:
@@ -124,7 +148,7 @@ class _Keys:
     def __init__(self, export: "Export", names: list[str]) -> None:
         assert export.series is not None
         self.export = export
-        self.statement = _key_statement(export.series, tuple(names))
+        self.statement = _key_statement(export.series, tuple(names), export.conn.dialect.name)
 
     def read(self, ids: list[int]) -> dict[int, tuple]:
         if not ids:
@@ -138,19 +162,25 @@ class _Keys:
             cursor.close()
 
 
-_key_statements: "weakref.WeakKeyDictionary[Table, dict[tuple[str, ...], Select]]" = (
+_key_statements: "weakref.WeakKeyDictionary[Table, dict[tuple, Select]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _key_statement(table: Table, names: tuple[str, ...]) -> Select:
-    """SELECT series_id, the `names` columns of `table` WHERE series_id IN :ids (built once)."""
+def _key_statement(table: Table, names: tuple[str, ...], dialect: str) -> Select:
+    """SELECT series_id, the `names` columns of `table` for the ids :ids (built once). On
+    PostgreSQL `= ANY(array)`: one statement text whatever the number of ids, so psycopg
+    prepares it (an IN list of each length is a new statement to plan: ~2 ms each)."""
     built = _key_statements.setdefault(table, {})
-    if names not in built:
-        built[names] = select(table.c.series_id, *[table.c[n] for n in names]).where(
-            table.c.series_id.in_(bindparam("ids", expanding=True))
+    if (names, dialect) not in built:
+        ids = table.c.series_id
+        match = (
+            ids == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+            if dialect == "postgresql"
+            else ids.in_(bindparam("ids", expanding=True))
         )
-    return built[names]
+        built[names, dialect] = select(ids, *[table.c[n] for n in names]).where(match)
+    return built[names, dialect]
 
 
 def _element(dialect: str, tag: str, columns: list, fields: Fields, end: str) -> ColumnElement:
@@ -228,6 +258,49 @@ def _batches(export: "Export", statement: Select) -> Iterator[list[tuple]]:
             yield rows
     finally:
         cursor.close()
+
+
+_END: Final = object()
+
+
+def _read_ahead(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
+    """`items`, read by a thread of its own up to `depth` ahead. Closing the generator stops
+    the thread (and closes `items`) before it returns; an exception in the thread is raised
+    here."""
+    queue: Queue = Queue(depth)
+    stop = Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.05)
+                return True
+            except Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as error:  # noqa: BLE001 (handed to the reading thread)
+            put(error)
+
+    thread = Thread(target=run, name="dsm-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        close = getattr(items, "close", None)  # a generator's: its cursor closes now
+        if close is not None:
+            close()
 
 
 def _cells(export: "Export", skip: int) -> Iterator[tuple]:

@@ -306,3 +306,36 @@ def test_ml_rows_read_as_cells_from_the_first_batch_that_needs_escaping(
     # break, row 3); the anonymous view hides the confidential 2002 value of F
     first_bad = 2  # rows before the first batch holding a value to escape
     assert skips == [batch * (first_bad // batch)]
+
+
+def test_read_ahead_keeps_order_stops_on_close_and_raises_errors():
+    """The PostgreSQL reader thread of the SDMX-ML path: every item in order; closed early, the
+    thread ends and the source is closed; an error in the source reaches the reader."""
+    import threading
+
+    from app.storage import xml_export
+
+    assert list(xml_export._read_ahead(iter(range(100)))) == list(range(100))
+
+    closed = []
+
+    def source():  # type: ignore[no-untyped-def]
+        try:
+            yield from range(10**6)
+        finally:
+            closed.append(True)
+
+    ahead = xml_export._read_ahead(source())
+    assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
+    ahead.close()
+    assert closed == [True]
+    assert not [t for t in threading.enumerate() if t.name == "dsm-read-ahead"]
+
+    def failing():  # type: ignore[no-untyped-def]
+        yield 1
+        raise RuntimeError("connection lost")
+
+    ahead = xml_export._read_ahead(failing())
+    assert next(ahead) == 1
+    with pytest.raises(RuntimeError, match="connection lost"):
+        next(ahead)
