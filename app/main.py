@@ -22,6 +22,7 @@ from app.api import (
     submissions,
     users,
 )
+from app.api.caching import ResponseCache
 from app.api.middleware import Metrics, RequestContext
 from app.api.ratelimit import RateLimit, UploadSlots
 from app.auth.oidc import Claims, OidcVerifier
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.audit.close()
+            app.state.responses.close()
             await counters.close()
             engine.dispose()
 
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.uploads = UploadSlots(counters, settings.max_concurrent_uploads)
     app.state.oidc = oidc_verifier(settings)
     app.state.grants = Grants(engine)
+    app.state.responses = ResponseCache(engine, settings.response_cache_mb * 1024 * 1024)
     errors.install(app)
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
             "series 1.3-1.8x as often as AnyIO's default of 40 (SQLite and PostgreSQL).",
         ),
     ] = 4
+    response_cache_mb: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Memory for whole answers (up to 256 kB each) of anonymous data "
+            "queries, served again while no commit, structure or grant change and no end of "
+            'an embargo has come since (0: off). See docs/api.md, "The response cache".',
+        ),
+    ] = 32
     max_url_length: Annotated[
         int, Field(gt=0, description="Longest request target accepted, in characters (414 beyond).")
     ] = 8192

@@ -12,6 +12,9 @@
    v1 and v2) and a ~10k-observation wildcard query, in SDMX-CSV 1.0 and SDMX-ML 2.1
    structure-specific; then a full-dataflow export in both formats (curl to /dev/null: obs/s,
    bytes) with the server's peak RSS for that response (/proc/PID/clear_refs 5, then VmHWM).
+   wrk repeats one URL, so after the first request DSM answers the single-series queries from
+   its response cache (the larger ones are streamed, never cached); a second DSM server per
+   backend with the cache off (DSM_RESPONSE_CACHE_MB=0) measures them uncached.
 3. In the same run the ceilings answer the same bytes: a bare FastAPI app from memory on the same
    uvicorn settings (bench/_query_ceiling.py) and nginx serving them as static files (temporary
    config on a loopback port). Repeats are interleaved (every server once, then again).
@@ -46,6 +49,9 @@ CSV = "application/vnd.sdmx.data+csv;version=1.0.0"
 ML = "application/vnd.sdmx.structurespecificdata+xml;version=2.1"
 FORMATS = {"csv": ("SDMX-CSV 1.0", CSV), "ml": ("SDMX-ML 2.1 SS", ML)}
 TARGET_SHARE, TARGET_P50_MS, TARGET_CSV, TARGET_ML, TARGET_RSS = 0.5, 5.0, 1_000_000, 400_000, 200
+NOCACHE = (
+    "-nocache"  # a DSM target with DSM_RESPONSE_CACHE_MB=0: the single-series queries uncached
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -332,7 +338,7 @@ class Bench:
     def ext(self, case: dict) -> str:
         return "csv" if case["fmt"] == "csv" else "xml"
 
-    def start_dsm(self, backend: str, port: int) -> Server:
+    def start_dsm(self, backend: str, port: int, cache: bool = True) -> Server:
         url = ensure(
             backend,
             self.args.size,
@@ -349,7 +355,8 @@ class Bench:
             "--port",
             str(port),
         ]
-        return Server(f"dsm-{backend}", argv, port, env=env_for(url))
+        env = env_for(url) if cache else {**env_for(url), "DSM_RESPONSE_CACHE_MB": "0"}
+        return Server(f"dsm-{backend}", argv, port, env=env)
 
     def check_bodies(self, server: Server, backend: str) -> None:
         """Fetch every query once: status, observations, bytes; the bytes the ceilings serve."""
@@ -427,6 +434,12 @@ class Bench:
         out: list[tuple[str, object]] = []
         for i, backend in enumerate(self.args.databases.split(",")):
             out.append((f"dsm-{backend}", lambda b=backend, p=port + i: self.start_dsm(b, p)))
+            out.append(
+                (
+                    f"dsm-{backend}{NOCACHE}",
+                    lambda b=backend, p=port + i: self.start_dsm(b, p, cache=False),
+                )
+            )
         ceiling = [
             sys.executable,
             str(Path(__file__).parent / "_query_ceiling.py"),
@@ -473,9 +486,11 @@ class Bench:
             server.stop()
 
         try:
-            jobs = [(case, mode) for case in self.queries for mode in ("seq", "c16")]
+            cached = not target.endswith(NOCACHE)  # cache off: single series only, no export
+            cases = [c for c in self.queries if cached or c["name"].startswith("single")]
+            jobs = [(case, mode) for case in cases for mode in ("seq", "c16")]
             for case, mode in [*jobs, (None, "export")]:
-                if case is None and self.args.no_export:
+                if case is None and (self.args.no_export or not cached):
                     continue
                 server = start() if fresh else shared
                 try:
@@ -564,10 +579,15 @@ def med(values: list) -> float:
 
 def report(bench: Bench, context: dict) -> str:
     args, r = bench.args, bench.results
-    targets = [f"dsm-{b}" for b in args.databases.split(",")] + ["fastapi", "nginx"]
+    targets = [t for b in args.databases.split(",") for t in (f"dsm-{b}", f"dsm-{b}{NOCACHE}")] + [
+        "fastapi",
+        "nginx",
+    ]
     names = {
         "dsm-sqlite": "DSM, SQLite",
         "dsm-postgresql": "DSM, PostgreSQL",
+        f"dsm-sqlite{NOCACHE}": "DSM, SQLite, response cache off",
+        f"dsm-postgresql{NOCACHE}": "DSM, PostgreSQL, response cache off",
         "fastapi": "bare FastAPI (bytes in memory)",
         "nginx": "nginx (static file)",
     }
@@ -593,7 +613,7 @@ def report(bench: Bench, context: dict) -> str:
             if not seq:
                 continue
             rps = med([g["rps"] for g in c16])
-            backend = t.removeprefix("dsm-")
+            backend = t.removeprefix("dsm-").removesuffix(NOCACHE)
             size = case["bytes"].get(backend, case["bytes"][args.databases.split(",")[0]])
             lines.append(
                 f"| {case['name']} | {FORMATS[case['fmt']][0]} | {case['obs']:,} | {size:,} | "
@@ -647,7 +667,7 @@ def targets_table(bench: Bench, targets: list[str]) -> list[str]:
         return "met" if ok else "**not met**"
 
     for t in (t for t in targets if t.startswith("dsm-")):
-        name = t.removeprefix("dsm-")
+        name = t.removeprefix("dsm-").replace(NOCACHE, ", response cache off")
         for case in bench.queries:
             if not case["name"].startswith("single"):
                 continue

@@ -1,9 +1,17 @@
-"""HTTP caching: conditional requests against an ETag and a Last-Modified time."""
+"""HTTP caching: conditional requests against an ETag and a Last-Modified time, and the
+server's cache of whole data answers."""
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from app.storage.engine import ChangeToken
 
 
 def http_date(moment: datetime) -> str:
@@ -31,3 +39,85 @@ def not_modified(request: Request, tag: str, stamp: datetime) -> bool:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return stamp.replace(microsecond=0) <= when
+
+
+@dataclass(frozen=True)
+class Cached:
+    """One whole answer, with what it was computed from."""
+
+    body: bytes
+    media_type: str
+    headers: dict[str, str]  # ETag, Last-Modified, Cache-Control, Vary
+    tag: str
+    modified: datetime
+    token: str  # the database's change token, read before the answer's snapshot
+    stamp: tuple[int, ...]  # the in-memory state it was computed with (structures, grants)
+    since: datetime  # the time it was computed for
+    expires: datetime | None  # the next release from embargo, when the data changes unwritten
+
+    def answer(self, request: Request) -> Response:
+        if not_modified(request, self.tag, self.modified):
+            return Response(status_code=304, headers=self.headers)
+        return Response(self.body, media_type=self.media_type, headers=self.headers)
+
+
+class ResponseCache:
+    """Whole answers of anonymous data queries, by URL and the headers they vary on, kept while
+    they are provably current: the database's change token has not moved (no commit by anyone,
+    any process, since the answer's snapshot), the in-memory structures and grants it was
+    computed with are still the ones in use, and no embargo has ended since. Least recently
+    used answers go first beyond `max_bytes`; 0 turns the cache off."""
+
+    def __init__(self, engine: Engine, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.token = ChangeToken(engine)
+        self._entries: OrderedDict[tuple[str, ...], Cached] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def key(self, request: Request) -> tuple[str, ...] | None:
+        """The cache key of an anonymous request (None: not to be cached)."""
+        headers = request.headers
+        if self.max_bytes <= 0 or "authorization" in headers:
+            return None
+        return (str(request.url), headers.get("accept", ""), headers.get("accept-language", ""))
+
+    def get(self, key: tuple[str, ...], stamp: tuple[int, ...], now: datetime) -> Cached | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+        if entry is None:
+            return None
+        if (
+            entry.stamp != stamp
+            or now < entry.since  # a clock set back: a release may lie in between
+            or (entry.expires is not None and now >= entry.expires)
+            or self.token.read() != entry.token
+        ):
+            self._drop(key, entry)
+            return None
+        return entry
+
+    def put(self, key: tuple[str, ...], entry: Cached) -> None:
+        size = len(entry.body)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= len(old.body)
+            self._entries[key] = entry
+            self._size += size
+            while self._size > self.max_bytes:
+                _, gone = self._entries.popitem(last=False)
+                self._size -= len(gone.body)
+
+    def _drop(self, key: tuple[str, ...], entry: Cached) -> None:
+        with self._lock:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+                self._size -= len(entry.body)
+
+    def close(self) -> None:
+        self.token.close()

@@ -8,10 +8,11 @@ from hashlib import sha1
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
-from app.api.caching import http_date, not_modified
+from app.api.caching import Cached, ResponseCache, http_date, not_modified
 from app.api.deps import ClockDep, PrincipalDep, StructuresDep, audit_reads
 from app.errors import BadRequest, NotAcceptable, NotFound
 from app.formats.media import MediaType
@@ -19,6 +20,7 @@ from app.model.data_query import DataQuery, parse_v1, parse_v2
 from app.model.query import Api, QuerySyntaxError
 from app.services.data import prepare, release
 from app.storage.engine import read_snapshot
+from app.storage.submissions import next_release
 from app.writers.data import WRITERS, write_many
 from app.writers.negotiate import Offer, content_type, negotiate, pick_language
 
@@ -145,6 +147,28 @@ class _ClosingResponse(StreamingResponse):
             self.stream.close()
 
 
+async def _serve(  # type: ignore[no-untyped-def]
+    request: Request,
+    structures: StructuresDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    api: Api,
+    parse,
+) -> Response:
+    """An anonymous query answered before is served from the response cache, on the event loop,
+    while it is provably current (caching.ResponseCache); any other in a worker thread."""
+    cache: ResponseCache = request.app.state.responses
+    key = cache.key(request) if principal is None else None
+    stamp = (structures.revision, request.app.state.grants.generation)  # before the work
+    if key is not None:
+        hit = cache.get(key, stamp, clock.now())
+        if hit is not None:
+            return hit.answer(request)
+    return await run_in_threadpool(
+        _answer, request, structures, principal, clock, api, parse, key, stamp
+    )
+
+
 def _answer(  # type: ignore[no-untyped-def]
     request: Request,
     structures: StructuresDep,
@@ -152,6 +176,8 @@ def _answer(  # type: ignore[no-untyped-def]
     clock: ClockDep,
     api: Api,
     parse,
+    key: tuple[str, ...] | None,
+    stamp: tuple[int, ...],
 ) -> Response:
     params = dict(request.query_params)
     try:
@@ -163,14 +189,17 @@ def _answer(  # type: ignore[no-untyped-def]
     csv_options = _csv_options(request, media_type)
     lang = pick_language(request.headers.get("accept-language"))
     access = request.app.state.grants.access(principal)
+    cache: ResponseCache = request.app.state.responses
+    token = cache.token.read() if key is not None else None  # before the snapshot
     conn = read_snapshot(structures.engine)
+    now = clock.now()
     try:
         prepared = prepare(
             structures,
             conn,
             query,
             access,
-            clock.now(),
+            now,
             lang,
             csv_options,
             request.app.state.settings.max_response_observations,
@@ -202,7 +231,23 @@ def _answer(  # type: ignore[no-untyped-def]
         release(conn)
         raise
     if whole is not None:  # small: one response, without the streaming's thread hops
-        release(conn)
+        try:
+            if key is not None and token is not None and not prepared.audit:
+                expires = next_release(conn, now)
+                cached = Cached(
+                    whole,
+                    content_type(media_type),
+                    headers,
+                    tag,
+                    prepared.modified,
+                    token,
+                    stamp,
+                    now,
+                    expires,
+                )
+                cache.put(key, cached)
+        finally:
+            release(conn)
         return Response(whole, media_type=content_type(media_type), headers=headers)
     return _ClosingResponse(
         _Stream(conn, chunks), media_type=content_type(media_type), headers=headers
@@ -254,7 +299,7 @@ FlowRef = Annotated[str, Path(description="ID, AGENCY,ID or AGENCY,ID,VERSION")]
     summary="Data (v1) from some providers",
     response_class=Response,
 )
-def data_v1(
+async def data_v1(
     request: Request,
     structures: StructuresDep,
     principal: PrincipalDep,
@@ -263,7 +308,7 @@ def data_v1(
     key: str | None = None,
     providerRef: str | None = None,
 ) -> Response:  # noqa: N803
-    return _answer(
+    return await _serve(
         request,
         structures,
         principal,
@@ -291,7 +336,7 @@ def data_v1(
     summary="Data (v2), latest version",
     response_class=Response,
 )
-def data_v2(
+async def data_v2(
     request: Request,
     structures: StructuresDep,
     principal: PrincipalDep,
@@ -302,7 +347,7 @@ def data_v2(
     version: str = "~",
     key: str | None = None,
 ) -> Response:  # noqa: N803
-    return _answer(
+    return await _serve(
         request,
         structures,
         principal,

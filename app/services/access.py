@@ -45,6 +45,7 @@ class Grants:
         self._rules: dict[str, tuple[tuple[str, str], ...]] = {}
         self._restricted: tuple[str, ...] = ()
         self._lock = threading.Lock()
+        self.generation = 0  # moves when a reload finds other grants or restrictions
         _caches.add(self)
 
     def access(self, principal: Principal | None) -> Access:
@@ -69,8 +70,10 @@ class Grants:
                 for grantee, pattern, action in store.all_rules(conn):
                     rules.setdefault(grantee, []).append((pattern, action))
                 restricted = tuple(store.restricted(conn))
-            self._rules = {k: tuple(v) for k, v in rules.items()}
-            self._restricted = restricted
+            loaded = {k: tuple(v) for k, v in rules.items()}
+            if (loaded, restricted) != (self._rules, self._restricted):
+                self._rules, self._restricted = loaded, restricted
+                self.generation += 1
             self._loaded = started
 
 

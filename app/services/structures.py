@@ -358,6 +358,11 @@ class Structures:
             found = self.cache[key] = compute()
         return found
 
+    @property
+    def revision(self) -> int:
+        """The revision last read, without looking at the database (-1 before the first)."""
+        return self._revision
+
     def current(self) -> tuple[Registry, int, datetime]:
         """The registry, its revision and last-change time, rebuilt if the database moved on."""
         now = time.monotonic()

@@ -1,12 +1,16 @@
 """Engines, and the database lifecycle: migrations (Alembic), readiness."""
 
+import contextlib
+import threading
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -67,3 +71,55 @@ def read_snapshot(engine: Engine) -> Connection:
     conn = engine.connect()
     conn.exec_driver_sql("BEGIN")
     return conn
+
+
+class ChangeToken:
+    """A value that moves whenever any connection, of any process, commits a change to the
+    database; read before a snapshot is taken, an unchanged value later proves that snapshot
+    still current. SQLite: `PRAGMA data_version` on a connection of its own (which never
+    writes); PostgreSQL: `pg_current_wal_insert_lsn()` (every committed change is WAL first).
+    None when it cannot tell: an in-memory SQLite database, a standby, a lost connection (the
+    next read connects again)."""
+
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url
+        self._sql = (
+            "PRAGMA data_version"
+            if url.get_backend_name() == "sqlite"
+            else "SELECT pg_current_wal_insert_lsn()::text"
+        )
+        self._usable = url.get_backend_name() == "postgresql" or url.database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._engine = create_engine(url, poolclass=NullPool) if self._usable else None
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def read(self) -> str | None:
+        if self._engine is None:
+            return None
+        with self._lock:
+            try:
+                if self._conn is None:
+                    raw = self._engine.raw_connection()
+                    self._conn = raw.driver_connection
+                    if self._engine.dialect.name == "postgresql":
+                        self._conn.autocommit = True  # no transaction, no snapshot held
+                    raw.detach()  # ours until closed: the pool must not close it
+                cur = self._conn.execute(self._sql)
+                return str(cur.fetchone()[0])
+            except Exception:  # any driver error: unknown now, connect again next time
+                self._close_locked()
+                return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken
+                conn.close()

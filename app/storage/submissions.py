@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from app.auth.tokens import Principal
 from app.storage.schema import submission_blobs, submissions
@@ -203,6 +203,15 @@ def pending_ids(conn: Connection, now: datetime, provider: str | None = None) ->
     if provider is not None:
         query = query.where(submissions.c.provider == provider)
     return list(conn.execute(query.order_by(submissions.c.id)).scalars())
+
+
+def next_release(conn: Connection, now: datetime) -> datetime | None:
+    """When the soonest pending release comes out (None when nothing is under embargo): the
+    first moment after `now` at which the visible data changes without a write."""
+    found = conn.execute(select(func.min(submissions.c.visible_from)).where(_pending(now))).scalar()
+    if found is None or found.tzinfo is not None:
+        return found
+    return found.replace(tzinfo=UTC)  # SQLite keeps no zone: stored as UTC
 
 
 def releases(conn: Connection, now: datetime, provider: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,195 @@
+"""The response cache of anonymous data queries (app.api.caching.ResponseCache), on both
+databases: a repeated query is answered without touching the database, and never after the
+data, the structures, the grants or the clock (an embargo ending) have moved on: whether the
+change came through this server, another server on the same database, or `dsm import` in
+another process."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+
+from app.api.caching import Cached, ResponseCache
+from app.main import create_app
+from app.storage.engine import make_engine
+
+CSV20 = "application/vnd.sdmx.data+csv;version=2.0.0"
+CSV10 = "application/vnd.sdmx.data+csv;version=1.0.0"
+SS21 = "application/vnd.sdmx.structurespecificdata+xml;version=2.1"
+HEADER = (
+    "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,CITIZENSHIP,SEX,AGE,DATA_SOURCE,"
+    "TIME_PERIOD,OBS_VALUE"
+)
+SERIES = "/rest/data/DSM,DF_FOREIGN_POP,1.0/A.KAZ.UZB.F._T.NSO"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def message(*rows: str) -> str:
+    return "\n".join([HEADER, *[f"dataflow,DSM:DF_FOREIGN_POP(1.0),I,{r}" for r in rows]]) + "\n"
+
+
+def post(client: TestClient, token: str, body: str, **params: str) -> None:
+    response = client.post(
+        "/rest/v2/data/",
+        content=body.encode(),
+        params=params,
+        headers={"authorization": f"Bearer {token}", "content-type": CSV20},
+    )
+    assert response.status_code == 201, response.text
+
+
+def values(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """{TIME_PERIOD: OBS_VALUE} of an SDMX-CSV 1.0 answer of one series."""
+    lines = response.text.splitlines()
+    columns = lines[0].split(",")
+    period, value = columns.index("TIME_PERIOD"), columns.index("OBS_VALUE")
+    return {row.split(",")[period]: row.split(",")[value] for row in lines[1:]}
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements run on `engine` (the server's pool) inside the block."""
+    seen: list[str] = []
+
+    def record(conn, cursor, sql, *args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def read(client: TestClient, path: str = SERIES, accept: str = CSV10, **headers: str):  # type: ignore[no-untyped-def]
+    return client.get(path, headers={"accept": accept, **headers})
+
+
+@pytest.fixture
+def loaded(client: TestClient, admin_token: str) -> TestClient:
+    post(
+        client, admin_token, message("A,KAZ,UZB,F,_T,NSO,2022,1200", "A,KAZ,UZB,F,_T,NSO,2023,1350")
+    )
+    return client
+
+
+def test_a_repeated_query_is_answered_from_memory(loaded):
+    read(loaded)  # the first read loads the grants: what the answer used is what is kept
+    first = read(loaded)
+    assert first.status_code == 200 and values(first) == {"2022": "1200", "2023": "1350"}
+    with statements(loaded.app.state.engine) as seen:
+        again = read(loaded)
+        unchanged = read(loaded, **{"if-none-match": first.headers["etag"]})
+    assert seen == []
+    assert again.content == first.content
+    for name in ("etag", "last-modified", "content-type", "vary", "cache-control"):
+        assert again.headers[name] == first.headers[name]
+    assert unchanged.status_code == 304 and unchanged.headers["etag"] == first.headers["etag"]
+    xml = read(loaded, accept=SS21)  # another format is another answer
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith(
+        "application/vnd.sdmx.structurespecificdata+xml"
+    )
+    assert b"<" in xml.content and xml.content != first.content
+
+
+def test_authenticated_and_uncached_queries_go_to_the_database(loaded, admin_token, settings):
+    auth = {"authorization": f"Bearer {admin_token}"}
+    assert read(loaded, **auth).status_code == 200
+    with statements(loaded.app.state.engine) as seen:
+        assert read(loaded, **auth).status_code == 200
+    assert seen  # a principal's answers are never shared from the cache
+    off = settings.model_copy(update={"response_cache_mb": 0})
+    with TestClient(create_app(off)) as other:
+        assert read(other).status_code == 200
+        with statements(other.app.state.engine) as seen:
+            assert read(other).status_code == 200
+        assert seen
+
+
+def test_a_write_through_this_server_shows_at_once(loaded, admin_token):
+    assert values(read(loaded))["2023"] == "1350"
+    post(loaded, admin_token, message("A,KAZ,UZB,F,_T,NSO,2023,1400"))
+    assert values(read(loaded)) == {"2022": "1200", "2023": "1400"}
+
+
+def test_a_write_through_another_server_shows_at_once(loaded, settings, admin_token):
+    before = read(loaded)
+    with TestClient(create_app(settings)) as other:
+        post(other, admin_token, message("A,KAZ,UZB,F,_T,NSO,2024,1500"))
+    after = read(loaded)
+    assert values(after) == {"2022": "1200", "2023": "1350", "2024": "1500"}
+    assert after.headers["etag"] != before.headers["etag"]
+
+
+def test_an_import_by_another_process_shows_at_once(loaded, database_url, tmp_path):
+    assert "2021" not in values(read(loaded))
+    path = tmp_path / "more.csv"
+    path.write_text(message("A,KAZ,UZB,F,_T,NSO,2021,1100"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSM_")}
+    env.update(DSM_DATABASE_URL=database_url, DSM_SECRET_KEY="test-secret")
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "import", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert values(read(loaded))["2021"] == "1100"
+
+
+def test_an_embargo_ending_shows_without_a_write(loaded, admin_token):
+    release = datetime.now(UTC) + timedelta(days=1)
+    post(
+        loaded, admin_token, message("A,KAZ,UZB,F,_T,NSO,2023,1999"), releaseAt=release.isoformat()
+    )
+    clock = loaded.app.state.clock
+    clock.fixed = release - timedelta(seconds=1)
+    assert values(read(loaded))["2023"] == "1350"
+    assert values(read(loaded))["2023"] == "1350"  # from the cache
+    clock.fixed = release
+    assert values(read(loaded))["2023"] == "1999"
+    clock.fixed = release - timedelta(seconds=1)  # a clock set back sees the embargo again
+    assert values(read(loaded))["2023"] == "1350"
+
+
+def test_a_restriction_applies_to_cached_answers(loaded, admin_token):
+    assert read(loaded).status_code == 200
+    auth = {"authorization": f"Bearer {admin_token}"}
+    restricted = loaded.put("/api/restrictions/DSM:DF_FOREIGN_POP(1.0)", headers=auth)
+    assert restricted.status_code == 201
+    assert read(loaded).status_code == 404
+    assert (
+        loaded.delete("/api/restrictions/DSM:DF_FOREIGN_POP(1.0)", headers=auth).status_code == 204
+    )
+    assert read(loaded).status_code == 200
+
+
+def test_the_cache_keeps_the_most_recently_used_within_its_size(database_url):
+    engine = make_engine(database_url)
+    cache = ResponseCache(engine, 250)
+    try:
+        token = cache.token.read()
+        assert token is not None
+
+        def entry(size: int) -> Cached:
+            return Cached(b"x" * size, "text/csv", {}, '"t"', T0, token, (1, 1), T0, None)
+
+        for name in ("a", "b"):
+            cache.put((name,), entry(100))
+        assert cache.get(("a",), (1, 1), T0) is not None  # a is now the most recent
+        cache.put(("c",), entry(100))
+        cache.put(("big",), entry(251))  # larger than the whole cache: not kept
+        kept = {n for n in ("a", "b", "c", "big") if cache.get((n,), (1, 1), T0) is not None}
+        assert kept == {"a", "c"}
+        assert cache.get(("a",), (2, 1), T0) is None  # other structures: dropped
+        assert cache.get(("c",), (1, 1), T0 - timedelta(seconds=1)) is None  # clock set back
+    finally:
+        cache.close()
+        engine.dispose()
