@@ -22,7 +22,7 @@ from app.api import (
     submissions,
     users,
 )
-from app.api.caching import ResponseCache
+from app.api.caching import CachedAnswers, ResponseCache
 from app.api.middleware import Metrics, RequestContext
 from app.api.ratelimit import RateLimit, UploadSlots
 from app.auth.oidc import Claims, OidcVerifier
@@ -119,7 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.uploads = UploadSlots(counters, settings.max_concurrent_uploads)
     app.state.oidc = oidc_verifier(settings)
     app.state.grants = Grants(engine)
-    app.state.responses = ResponseCache(engine, settings.response_cache_mb * 1024 * 1024)
+    app.state.responses = ResponseCache(
+        engine,
+        settings.response_cache_mb * 1024 * 1024,
+        lambda: (structures.revision, app.state.grants.generation),
+        app.state.clock,
+    )
     errors.install(app)
     app.include_router(health.router)
     # data submission before structures: `/rest/v2/data` must not be read as a structure type
@@ -132,7 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(schema.router)
     app.include_router(structure.router)
     # the last added runs first: request context, CORS (so a 429 carries CORS headers too), rate
-    # limit, gzip
+    # limit, gzip, then the answers of the response cache (before routing)
+    app.add_middleware(CachedAnswers, cache=app.state.responses)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(
         RateLimit,

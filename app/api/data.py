@@ -8,7 +8,6 @@ from hashlib import sha1
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
@@ -147,28 +146,6 @@ class _ClosingResponse(StreamingResponse):
             self.stream.close()
 
 
-async def _serve(  # type: ignore[no-untyped-def]
-    request: Request,
-    structures: StructuresDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-    api: Api,
-    parse,
-) -> Response:
-    """An anonymous query answered before is served from the response cache, on the event loop,
-    while it is provably current (caching.ResponseCache); any other in a worker thread."""
-    cache: ResponseCache = request.app.state.responses
-    key = cache.key(request) if principal is None else None
-    stamp = (structures.revision, request.app.state.grants.generation)  # before the work
-    if key is not None:
-        hit = cache.get(key, stamp, clock.now())
-        if hit is not None:
-            return hit.answer(request)
-    return await run_in_threadpool(
-        _answer, request, structures, principal, clock, api, parse, key, stamp
-    )
-
-
 def _answer(  # type: ignore[no-untyped-def]
     request: Request,
     structures: StructuresDep,
@@ -176,9 +153,10 @@ def _answer(  # type: ignore[no-untyped-def]
     clock: ClockDep,
     api: Api,
     parse,
-    key: tuple[str, ...] | None,
-    stamp: tuple[int, ...],
 ) -> Response:
+    cache: ResponseCache = request.app.state.responses
+    stamp = cache.stamp()  # before the work: what it is computed with is this or newer
+    key = cache.key(request.scope) if principal is None else None
     params = dict(request.query_params)
     try:
         query = parse(params)
@@ -189,7 +167,6 @@ def _answer(  # type: ignore[no-untyped-def]
     csv_options = _csv_options(request, media_type)
     lang = pick_language(request.headers.get("accept-language"))
     access = request.app.state.grants.access(principal)
-    cache: ResponseCache = request.app.state.responses
     token = cache.token.read() if key is not None else None  # before the snapshot
     conn = read_snapshot(structures.engine)
     now = clock.now()
@@ -299,7 +276,7 @@ FlowRef = Annotated[str, Path(description="ID, AGENCY,ID or AGENCY,ID,VERSION")]
     summary="Data (v1) from some providers",
     response_class=Response,
 )
-async def data_v1(
+def data_v1(
     request: Request,
     structures: StructuresDep,
     principal: PrincipalDep,
@@ -308,7 +285,7 @@ async def data_v1(
     key: str | None = None,
     providerRef: str | None = None,
 ) -> Response:  # noqa: N803
-    return await _serve(
+    return _answer(
         request,
         structures,
         principal,
@@ -336,7 +313,7 @@ async def data_v1(
     summary="Data (v2), latest version",
     response_class=Response,
 )
-async def data_v2(
+def data_v2(
     request: Request,
     structures: StructuresDep,
     principal: PrincipalDep,
@@ -347,7 +324,7 @@ async def data_v2(
     version: str = "~",
     key: str | None = None,
 ) -> Response:  # noqa: N803
-    return await _serve(
+    return _answer(
         request,
         structures,
         principal,

@@ -2,6 +2,7 @@
 
 import contextlib
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,29 +79,50 @@ class ChangeToken:
     database; read before a snapshot is taken, an unchanged value later proves that snapshot
     still current. SQLite: `PRAGMA data_version` on a connection of its own (which never
     writes); PostgreSQL: `pg_current_wal_insert_lsn()` (every committed change is WAL first).
-    None when it cannot tell: an in-memory SQLite database, a standby, a lost connection (the
-    next read connects again)."""
+    None when it cannot tell: an in-memory SQLite database, a standby, a lost connection.
+
+    It is read on the event loop too, so it never waits long: short lock, connect and statement
+    timeouts (a lost network fails within ~2 s), and after a failure no new attempt for
+    RETRY_SECONDS."""
+
+    RETRY_SECONDS = 1.0
+    _CONNECT_ARGS = {
+        "sqlite": {"check_same_thread": False, "timeout": 0.25},
+        "postgresql": {
+            "connect_timeout": 2,
+            "options": "-c statement_timeout=1000",
+            "tcp_user_timeout": 2000,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 1,
+            "keepalives_count": 2,
+        },
+    }
 
     def __init__(self, engine: Engine) -> None:
         url = engine.url
+        backend = url.get_backend_name()
         self._sql = (
             "PRAGMA data_version"
-            if url.get_backend_name() == "sqlite"
+            if backend == "sqlite"
             else "SELECT pg_current_wal_insert_lsn()::text"
         )
-        self._usable = url.get_backend_name() == "postgresql" or url.database not in (
-            None,
-            "",
-            ":memory:",
+        usable = backend == "postgresql" or url.database not in (None, "", ":memory:")
+        self._engine = (
+            create_engine(url, poolclass=NullPool, connect_args=self._CONNECT_ARGS[backend])
+            if usable
+            else None
         )
-        self._engine = create_engine(url, poolclass=NullPool) if self._usable else None
         self._conn: Any = None
+        self._failed = float("-inf")
         self._lock = threading.Lock()
 
     def read(self) -> str | None:
         if self._engine is None:
             return None
         with self._lock:
+            if self._conn is None and time.monotonic() - self._failed < self.RETRY_SECONDS:
+                return None
             try:
                 if self._conn is None:
                     raw = self._engine.raw_connection()
@@ -110,7 +132,8 @@ class ChangeToken:
                     raw.detach()  # ours until closed: the pool must not close it
                 cur = self._conn.execute(self._sql)
                 return str(cur.fetchone()[0])
-            except Exception:  # any driver error: unknown now, connect again next time
+            except Exception:  # any driver error: unknown now, connect again later
+                self._failed = time.monotonic()
                 self._close_locked()
                 return None
 

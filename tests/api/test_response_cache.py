@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
 from app.api.caching import Cached, ResponseCache
+from app.clock import Clock
 from app.main import create_app
-from app.storage.engine import make_engine
+from app.storage.engine import ChangeToken, make_engine
 
 CSV20 = "application/vnd.sdmx.data+csv;version=2.0.0"
 CSV10 = "application/vnd.sdmx.data+csv;version=1.0.0"
@@ -173,7 +174,10 @@ def test_a_restriction_applies_to_cached_answers(loaded, admin_token):
 
 def test_the_cache_keeps_the_most_recently_used_within_its_size(database_url):
     engine = make_engine(database_url)
-    cache = ResponseCache(engine, 250)
+    state = {"stamp": (1, 1)}
+    clock = Clock()
+    clock.fixed = T0
+    cache = ResponseCache(engine, 250, lambda: state["stamp"], clock)
     try:
         token = cache.token.read()
         assert token is not None
@@ -183,13 +187,33 @@ def test_the_cache_keeps_the_most_recently_used_within_its_size(database_url):
 
         for name in ("a", "b"):
             cache.put((name,), entry(100))
-        assert cache.get(("a",), (1, 1), T0) is not None  # a is now the most recent
+        assert cache.get(("a",)) is not None  # a is now the most recent
         cache.put(("c",), entry(100))
         cache.put(("big",), entry(251))  # larger than the whole cache: not kept
-        kept = {n for n in ("a", "b", "c", "big") if cache.get((n,), (1, 1), T0) is not None}
-        assert kept == {"a", "c"}
-        assert cache.get(("a",), (2, 1), T0) is None  # other structures: dropped
-        assert cache.get(("c",), (1, 1), T0 - timedelta(seconds=1)) is None  # clock set back
+        assert {n for n in ("a", "b", "c", "big") if cache.get((n,)) is not None} == {"a", "c"}
+        clock.fixed = T0 - timedelta(seconds=1)  # a clock set back
+        assert cache.get(("c",)) is None
+        clock.fixed = T0
+        state["stamp"] = (2, 1)  # other structures
+        assert cache.get(("a",)) is None
     finally:
         cache.close()
+        engine.dispose()
+
+
+def test_a_token_that_cannot_be_read_caches_nothing_until_it_can(database_url):
+    engine = make_engine(database_url)
+    token = ChangeToken(engine)
+    try:
+        assert token.read() is not None
+        token._conn.close()  # the connection is lost (a restart, the network)
+        assert token.read() is None
+        attempts = []
+        connect = token._engine.raw_connection
+        token._engine.raw_connection = lambda: attempts.append(1) or connect()
+        assert token.read() is None and attempts == []  # no new attempt within RETRY_SECONDS
+        token._failed -= ChangeToken.RETRY_SECONDS
+        assert token.read() is not None and attempts == [1]
+    finally:
+        token.close()
         engine.dispose()
