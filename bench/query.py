@@ -49,9 +49,8 @@ CSV = "application/vnd.sdmx.data+csv;version=1.0.0"
 ML = "application/vnd.sdmx.structurespecificdata+xml;version=2.1"
 FORMATS = {"csv": ("SDMX-CSV 1.0", CSV), "ml": ("SDMX-ML 2.1 SS", ML)}
 TARGET_SHARE, TARGET_P50_MS, TARGET_CSV, TARGET_ML, TARGET_RSS = 0.5, 5.0, 1_000_000, 400_000, 200
-NOCACHE = (
-    "-nocache"  # a DSM target with DSM_RESPONSE_CACHE_MB=0: the single-series queries uncached
-)
+# the suffix of a DSM target with DSM_RESPONSE_CACHE_MB=0: the single-series queries uncached
+NOCACHE = "-nocache"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

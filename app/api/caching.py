@@ -51,7 +51,6 @@ class Cached:
     body: bytes
     media_type: str
     headers: dict[str, str]  # ETag, Last-Modified, Cache-Control, Vary
-    tag: str
     modified: datetime
     token: str  # the database's change token, read before the answer's snapshot
     stamp: tuple[int, ...]  # the in-memory state it was computed with (structures, grants)
@@ -59,7 +58,7 @@ class Cached:
     expires: datetime | None  # the next release from embargo, when the data changes unwritten
 
     def answer(self, request: Request) -> Response:
-        if not_modified(request, self.tag, self.modified):
+        if not_modified(request, self.headers["ETag"], self.modified):
             return Response(status_code=304, headers=self.headers)
         return Response(self.body, media_type=self.media_type, headers=self.headers)
 

@@ -215,7 +215,6 @@ def _answer(  # type: ignore[no-untyped-def]
                     whole,
                     content_type(media_type),
                     headers,
-                    tag,
                     prepared.modified,
                     token,
                     stamp,
