@@ -124,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.response_cache_mb * 1024 * 1024,
         lambda: (structures.revision, app.state.grants.generation),
         app.state.clock,
+        settings.response_cache_disk_mb * 1024 * 1024,
+        settings.response_cache_dir,
     )
     errors.install(app)
     app.include_router(health.router)

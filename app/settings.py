@@ -83,6 +83,23 @@ class Settings(BaseSettings):
             'an embargo has come since (0: off). See docs/api.md, "The response cache".',
         ),
     ] = 32
+    response_cache_disk_mb: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Disk for whole answers larger than 256 kB (full exports) of anonymous "
+            "data queries, written to a file as they are first sent and served from it under "
+            "the same rules as the memory part (0: off).",
+        ),
+    ] = 1024
+    response_cache_dir: Annotated[
+        str,
+        Field(
+            description="Where the response cache makes its folder of answer files (one per "
+            "server process, removed when the process stops); empty: the system's temporary "
+            "directory.",
+        ),
+    ] = ""
     max_url_length: Annotated[
         int, Field(gt=0, description="Longest request target accepted, in characters (414 beyond).")
     ] = 8192

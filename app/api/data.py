@@ -4,6 +4,7 @@
 import functools
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from hashlib import sha1
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
-from app.api.caching import Cached, ResponseCache, http_date, not_modified
+from app.api.caching import Cached, ResponseCache, Spill, http_date, not_modified
 from app.api.deps import ClockDep, PrincipalDep, StructuresDep, audit_reads
 from app.errors import BadRequest, NotAcceptable, NotFound
 from app.formats.media import MediaType
@@ -112,18 +113,26 @@ def _refuse_unwritable(query: DataQuery, media_type: MediaType) -> None:
 class _Stream:
     """The response body: the writer's chunks, and the connection they are read on, given back
     to the pool when the body ends, fails, or is never read (a client gone before the first
-    byte: a generator's `finally` would not run then)."""
+    byte: a generator's `finally` would not run then). With a `spill`, the chunks are also
+    written to the response cache's file, kept only if the body was read to its end."""
 
-    def __init__(self, conn: Connection, chunks: Iterator[bytes]) -> None:
-        self.conn, self.chunks = conn, chunks
+    def __init__(self, conn: Connection, chunks: Iterator[bytes], spill: Spill | None) -> None:
+        self.conn, self.chunks, self.spill = conn, chunks, spill
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self.chunks
+            for chunk in self.chunks:
+                if self.spill is not None:
+                    self.spill.write(chunk)
+                yield chunk
+            if self.spill is not None:
+                self.spill.keep()
         finally:
             self.close()
 
     def close(self) -> None:
+        if self.spill is not None:
+            self.spill.discard()  # nothing once kept
         if not self.conn.closed:
             release(self.conn)
 
@@ -155,7 +164,7 @@ def _answer(  # type: ignore[no-untyped-def]
     parse,
 ) -> Response:
     cache: ResponseCache = request.app.state.responses
-    stamp = cache.stamp()  # before the work: what it is computed with is this or newer
+    revision = structures.revision  # before the work: it is computed with this or newer
     key = cache.key(request.scope) if principal is None else None
     params = dict(request.query_params)
     try:
@@ -167,6 +176,7 @@ def _answer(  # type: ignore[no-untyped-def]
     csv_options = _csv_options(request, media_type)
     lang = pick_language(request.headers.get("accept-language"))
     access = request.app.state.grants.access(principal)
+    stamp = (revision, access.generation)  # as the cache's `stamp()` (app.main) composes it
     token = cache.token.read() if key is not None else None  # before the snapshot
     conn = read_snapshot(structures.engine)
     now = clock.now()
@@ -203,30 +213,31 @@ def _answer(  # type: ignore[no-untyped-def]
         release(conn)
         return Response(status_code=304, headers=headers)
     try:
+        keep = None  # the answer as the cache would keep it, once its body is known
+        if key is not None and token is not None and not prepared.audit:
+            expires = next_release(conn, now)
+            keep = Cached(
+                b"",
+                content_type(media_type),
+                headers,
+                prepared.modified,
+                token,
+                stamp,
+                now,
+                expires,
+            )
         whole, chunks = _whole_if_small(write_many(media_type, prepared.responses))
     except BaseException:
         release(conn)
         raise
     if whole is not None:  # small: one response, without the streaming's thread hops
-        try:
-            if key is not None and token is not None and not prepared.audit:
-                expires = next_release(conn, now)
-                cached = Cached(
-                    whole,
-                    content_type(media_type),
-                    headers,
-                    prepared.modified,
-                    token,
-                    stamp,
-                    now,
-                    expires,
-                )
-                cache.put(key, cached)
-        finally:
-            release(conn)
+        release(conn)
+        if key is not None and keep is not None:
+            cache.put(key, replace(keep, body=whole))
         return Response(whole, media_type=content_type(media_type), headers=headers)
+    spill = cache.spill(key, keep) if key is not None and keep is not None else None
     return _ClosingResponse(
-        _Stream(conn, chunks), media_type=content_type(media_type), headers=headers
+        _Stream(conn, chunks, spill), media_type=content_type(media_type), headers=headers
     )
 
 

@@ -44,6 +44,7 @@ class Access:
     principal: Principal | None
     rules: tuple[tuple[str, str], ...]  # (dataflow pattern, action)
     restricted: tuple[str, ...]  # dataflow patterns
+    generation: int = 0  # of the in-memory grants it was read from (`Grants.generation`)
 
     @property
     def is_admin(self) -> bool:

@@ -42,19 +42,26 @@ class Grants:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._loaded = float("-inf")
-        self._rules: dict[str, tuple[tuple[str, str], ...]] = {}
-        self._restricted: tuple[str, ...] = ()
+        # (generation, rules by grantee, restricted patterns), replaced as one: the generation
+        # moves when a reload finds other grants or restrictions
+        self._state: tuple[int, dict[str, tuple[tuple[str, str], ...]], tuple[str, ...]]
+        self._state = (0, {}, ())
         self._lock = threading.Lock()
-        self.generation = 0  # moves when a reload finds other grants or restrictions
         _caches.add(self)
 
+    @property
+    def generation(self) -> int:
+        return self._state[0]
+
     def access(self, principal: Principal | None) -> Access:
+        """What `principal` may do, with the generation of the grants it was read from."""
         if principal is not None and principal.is_admin:
-            return Access(principal, (), ())
+            return Access(principal, (), (), self.generation)
         if time.monotonic() - self._loaded > self.MAX_AGE:
             self._reload()
-        rules = tuple(rule for name in grantees(principal) for rule in self._rules.get(name, ()))
-        return Access(principal, rules, self._restricted)
+        generation, by_grantee, restricted = self._state
+        rules = tuple(rule for name in grantees(principal) for rule in by_grantee.get(name, ()))
+        return Access(principal, rules, restricted, generation)
 
     def changed(self) -> None:
         """Grants or restrictions changed in this process: read them again on the next request."""
@@ -71,9 +78,9 @@ class Grants:
                     rules.setdefault(grantee, []).append((pattern, action))
                 restricted = tuple(store.restricted(conn))
             loaded = {k: tuple(v) for k, v in rules.items()}
-            if (loaded, restricted) != (self._rules, self._restricted):
-                self._rules, self._restricted = loaded, restricted
-                self.generation += 1
+            generation, old_rules, old_restricted = self._state
+            if (loaded, restricted) != (old_rules, old_restricted):
+                self._state = (generation + 1, loaded, restricted)
             self._loaded = started
 
 

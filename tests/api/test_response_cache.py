@@ -10,11 +10,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
+from app.api import data as data_api
 from app.api.caching import Cached, ResponseCache
 from app.clock import Clock
 from app.main import create_app
@@ -74,8 +76,8 @@ def read(client: TestClient, path: str = SERIES, accept: str = CSV10, **headers:
 
 def cached(client: TestClient) -> dict[str, str]:
     """Read the series until it comes from the cache, proving it is: no SQL on the server's
-    pool. Its values. (The first read after a grants reload keeps its answer under the grant
-    generation from before the reload, so the second read computes it again.)"""
+    pool. Its values. (On PostgreSQL the first read after a write may prune the row versions
+    the write left dead, which writes WAL: that read's answer is stale at once, a miss.)"""
     read(client)
     read(client)
     with statements(client.app.state.engine) as seen:
@@ -93,7 +95,7 @@ def loaded(client: TestClient, admin_token: str) -> TestClient:
 
 
 def test_a_repeated_query_is_answered_from_memory(loaded):
-    read(loaded)  # the first read loads the grants: its answer is kept under the older stamp
+    read(loaded)  # (on PostgreSQL it may prune the write's dead rows: WAL, see `cached`)
     first = read(loaded)
     assert first.status_code == 200 and values(first) == {"2022": "1200", "2023": "1350"}
     with statements(loaded.app.state.engine) as seen:
@@ -228,4 +230,93 @@ def test_a_token_that_cannot_be_read_caches_nothing_until_it_can(database_url):
         assert token.read() is not None and attempts == [1]
     finally:
         token.close()
+        engine.dispose()
+
+
+def files(client: TestClient) -> list[Path]:
+    """The answer files of the client's server."""
+    folder = client.app.state.responses._folder
+    return sorted(folder.iterdir()) if folder is not None else []
+
+
+def test_a_larger_answer_is_kept_in_a_file(loaded, admin_token, monkeypatch):
+    monkeypatch.setattr(data_api, "SMALL", 64)  # this answer is streamed, as a large one is
+    plain = {"accept-encoding": "identity"}  # no gzip: the file is sent as it is
+    first = read(loaded, **plain)
+    assert first.status_code == 200 and "content-length" not in first.headers  # streamed
+    assert [p.read_bytes() for p in files(loaded)] == [first.content]
+    read(loaded, **plain)  # (on PostgreSQL the first may be stale at once: see `cached`)
+    with statements(loaded.app.state.engine) as seen:
+        again = read(loaded, **plain)
+        unchanged = read(loaded, **{"if-none-match": first.headers["etag"]})
+    assert seen == []
+    assert again.content == first.content
+    assert again.headers["content-length"] == str(len(first.content))
+    for name in ("etag", "last-modified", "content-type", "vary", "cache-control"):
+        assert again.headers[name] == first.headers[name]
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    gone = files(loaded)
+    post(loaded, admin_token, message("A,KAZ,UZB,F,_T,NSO,2023,1400"))
+    after = read(loaded)
+    assert values(after) == {"2022": "1200", "2023": "1400"}
+    assert not any(p.exists() for p in gone)  # the stale file went with its entry
+    assert [p.read_bytes() for p in files(loaded)] == [after.content]
+
+
+def entry(token: str) -> Cached:
+    return Cached(b"", "text/csv", {"ETag": '"t"'}, T0, token, (1, 1), T0, None)
+
+
+def spilled(cache: ResponseCache, key: tuple, size: int) -> None:
+    spill = cache.spill(key, entry(cache.token.read() or ""))
+    assert spill is not None
+    spill.write(b"x" * size)
+    spill.keep()
+
+
+def test_the_files_stay_within_their_size_and_go_with_the_server(database_url, tmp_path):
+    tmp_path = tmp_path / "answers"  # (beside the SQLite database)
+    tmp_path.mkdir()
+    engine = make_engine(database_url)
+    clock = Clock()
+    clock.fixed = T0
+    cache = ResponseCache(engine, 0, lambda: (1, 1), clock, 250, str(tmp_path))
+    try:
+        spilled(cache, ("a",), 100)
+        spilled(cache, ("b",), 100)
+        assert cache.get(("a",)) is not None  # a is now the most recent
+        spilled(cache, ("c",), 100)
+        spilled(cache, ("big",), 251)  # larger than all the files may take: not kept
+        kept = {n: cache.get((n,)) for n in ("a", "b", "c", "big")}
+        assert {n for n, e in kept.items() if e is not None} == {"a", "c"}
+        (folder,) = tmp_path.iterdir()
+        assert sorted(folder.iterdir()) == sorted(kept[n].path for n in ("a", "c"))
+        assert all(kept[n].path.stat().st_size == 100 for n in ("a", "c"))
+    finally:
+        cache.close()
+        engine.dispose()
+    assert list(tmp_path.iterdir()) == []  # the folder goes with the server
+
+
+def test_an_answer_cut_short_is_not_kept(database_url, tmp_path):
+    tmp_path = tmp_path / "answers"  # (beside the SQLite database)
+    tmp_path.mkdir()
+    engine = make_engine(database_url)
+    cache = ResponseCache(engine, 0, lambda: (1, 1), Clock(), 1 << 20, str(tmp_path))
+    try:
+        chunks = iter([b"first,", b"second"])
+        stream = data_api._Stream(engine.connect(), chunks, cache.spill(("a",), entry("t")))
+        body = iter(stream)
+        assert next(body) == b"first,"
+        body.close()  # the client went away
+        assert cache.get(("a",)) is None
+        (folder,) = tmp_path.iterdir()
+        assert list(folder.iterdir()) == []
+        whole = data_api._Stream(
+            engine.connect(), iter([b"a", b"b"]), cache.spill(("b",), entry("t"))
+        )
+        assert b"".join(whole) == b"ab"
+        assert [p.read_bytes() for p in folder.iterdir()] == [b"ab"]
+    finally:
+        cache.close()
         engine.dispose()
