@@ -414,7 +414,7 @@ class Bench:
         times."""
         if self.args.no_export:
             return
-        again = not target.endswith(NOCACHE)
+        again = target.startswith("dsm-") and not target.endswith(NOCACHE)
         for case in self.exports:
             accept, url = FORMATS[case["fmt"]][1], server.url(self.path_on(target, case))
             repeats = max(1, self.args.export_repeats)
