@@ -161,6 +161,7 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._directory = directory or None
         self._folder: Path | None = None  # made at the first file kept
+        self._writing = 0  # bytes in files still being written (`Spill`)
 
     def key(self, scope: Scope) -> tuple[object, ...] | None:
         """The cache key of an anonymous request: its URL and the headers the answer varies
@@ -227,6 +228,19 @@ class ResponseCache:
             return None
         return Spill(self, key, entry, file)
 
+    def reserve(self, size: int) -> bool:
+        """Room for `size` more bytes of files being written: those in progress together stay
+        within `max_disk_bytes` (as the kept ones do), so the disk holds at most twice it."""
+        with self._lock:
+            if self._writing + size > self.max_disk_bytes:
+                return False
+            self._writing += size
+            return True
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self._writing -= size
+
     def close(self) -> None:
         self.token.close()
         with self._lock:
@@ -244,9 +258,10 @@ def _unlink(entry: Cached) -> None:
 
 class Spill:
     """A streamed answer written to a file chunk by chunk as it is sent (`write`), and kept in
-    the cache once the whole of it is written (`keep`). Beyond the cache's file size, or on a
-    write error (a full disk), the file is given up and the answer goes on unkept; `discard`
-    (a stream that stopped early) gives it up too."""
+    the cache once the whole of it is written (`keep`). Beyond the room for files being written
+    (`ResponseCache.reserve`: this one is larger than the cache's file size, or others take the
+    room), or on a write error (a full disk), the file is given up and the answer goes on
+    unkept; `discard` (a stream that stopped early) gives it up too."""
 
     def __init__(
         self, cache: ResponseCache, key: tuple[object, ...], entry: Cached, file: IO[bytes]
@@ -258,10 +273,10 @@ class Spill:
     def write(self, chunk: bytes) -> None:
         if self.file is None:
             return
-        self.size += len(chunk)
-        if self.size > self.cache.max_disk_bytes:
+        if not self.cache.reserve(len(chunk)):
             self.discard()
             return
+        self.size += len(chunk)
         try:
             self.file.write(chunk)
         except OSError as exc:
@@ -272,6 +287,7 @@ class Spill:
         if self.file is None:
             return
         file, self.file = self.file, None
+        self.cache.release(self.size)
         try:
             file.close()
         except OSError as exc:
@@ -285,6 +301,7 @@ class Spill:
         if self.file is None:
             return
         file, self.file = self.file, None
+        self.cache.release(self.size)
         try:
             file.close()
         finally:

@@ -320,3 +320,31 @@ def test_an_answer_cut_short_is_not_kept(database_url, tmp_path):
     finally:
         cache.close()
         engine.dispose()
+
+
+def test_files_being_written_share_one_size(database_url, tmp_path):
+    tmp_path = tmp_path / "answers"  # (beside the SQLite database)
+    tmp_path.mkdir()
+    engine = make_engine(database_url)
+    cache = ResponseCache(engine, 0, lambda: (1, 1), Clock(), 250, str(tmp_path))
+    try:
+        token = cache.token.read() or ""
+        first, second = (cache.spill((n,), entry(token)) for n in ("a", "b"))
+        assert first is not None and second is not None
+        first.write(b"x" * 200)
+        second.write(b"y" * 100)  # 300 bytes at once in progress: over the 250, given up
+        assert second.file is None
+        second.keep()  # a stream that goes on to its end: nothing kept
+        first.write(b"x" * 50)
+        first.keep()
+        assert cache.get(("b",)) is None and cache.get(("a",)).size == 250
+        third = cache.spill(("c",), entry(token))  # the room of the first is free again
+        assert third is not None
+        third.write(b"z" * 250)
+        third.keep()
+        assert cache.get(("c",)) is not None
+        (folder,) = tmp_path.iterdir()
+        assert len(list(folder.iterdir())) == 1  # c: a went to make room, b was never kept
+    finally:
+        cache.close()
+        engine.dispose()
