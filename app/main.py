@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the last added runs first: request context, CORS (so a 429 carries CORS headers too), rate
     # limit, gzip, then the answers of the response cache (before routing)
     app.add_middleware(CachedAnswers, cache=app.state.responses)
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=settings.gzip_level)
     app.add_middleware(
         RateLimit,
         counters=counters,

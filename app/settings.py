@@ -100,6 +100,17 @@ class Settings(BaseSettings):
             "directory.",
         ),
     ] = ""
+    gzip_level: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=9,
+            description="zlib level of gzip'd answers (for clients sending Accept-Encoding: "
+            "gzip, as requests, httpx, sdmx1 and pandas do). 1, nginx's default, compressed an "
+            "SDMX-CSV export at ~350 MB/s to 1/10 of its size; 9, Starlette's default, at "
+            "~19 MB/s to 1/14, on the event loop.",
+        ),
+    ] = 1
     max_url_length: Annotated[
         int, Field(gt=0, description="Longest request target accepted, in characters (414 beyond).")
     ] = 8192

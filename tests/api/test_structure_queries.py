@@ -5,9 +5,11 @@ import json
 
 import pytest
 import sdmx
+from fastapi.testclient import TestClient
 from lxml import etree
 
 from app.formats.sdmxml import NS21, NS30
+from app.main import create_app
 
 STR21 = f"{{{NS21['str']}}}"
 ML21 = "application/vnd.sdmx.structure+xml;version=2.1"
@@ -262,6 +264,17 @@ def test_gzip_and_cors(client):
         headers={"origin": "https://example.org", "access-control-request-method": "GET"},
     )
     assert preflight.status_code == 200
+
+
+def test_gzip_level_is_the_setting(settings):
+    """DSM_GZIP_LEVEL reaches the compressor: level 9 makes the same answer smaller than 1."""
+    sizes = {}
+    for level in (1, 9):
+        with TestClient(create_app(settings.model_copy(update={"gzip_level": level}))) as c:
+            response = c.get("/rest/codelist/DSM/CL_AREA", headers={"accept-encoding": "gzip"})
+            assert response.headers["content-encoding"] == "gzip" and b"CL_AREA" in response.content
+            sizes[level] = response.num_bytes_downloaded
+    assert sizes[9] < sizes[1]
 
 
 def test_trailing_slash_and_encoded_paths(client):
