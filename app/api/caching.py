@@ -24,6 +24,7 @@ from app.storage.engine import ChangeToken
 
 log = logging.getLogger(__name__)
 FILE_CHUNK: Final = 1 << 20  # bytes read at a time from a kept file
+FOLDER_PREFIX: Final = "dsm-answers-"  # + the process id + "-" + a random part
 
 
 def http_date(moment: datetime) -> str:
@@ -217,8 +218,10 @@ class ResponseCache:
         try:
             with self._lock:
                 if self._folder is None:
+                    parent = Path(self._directory or tempfile.gettempdir())
+                    _remove_orphans(parent)
                     self._folder = Path(
-                        tempfile.mkdtemp(prefix="dsm-answers-", dir=self._directory)
+                        tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=parent)
                     )
                 folder = self._folder
             # the Spill owns and closes it
@@ -249,6 +252,21 @@ class ResponseCache:
             if self._folder is not None:
                 shutil.rmtree(self._folder, ignore_errors=True)
                 self._folder = None
+
+
+def _remove_orphans(parent: Path) -> None:
+    """Remove the answer folders under `parent` of server processes that are gone (killed
+    before they could remove their own): each folder's name holds its process id."""
+    for folder in parent.glob(f"{FOLDER_PREFIX}*-*"):
+        pid = folder.name.removeprefix(FOLDER_PREFIX).partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # alive, another user's
+            continue
 
 
 def _unlink(entry: Cached) -> None:

@@ -348,3 +348,31 @@ def test_files_being_written_share_one_size(database_url, tmp_path):
     finally:
         cache.close()
         engine.dispose()
+
+
+def test_folders_of_killed_servers_are_removed(database_url, tmp_path):
+    tmp_path = tmp_path / "answers"  # (beside the SQLite database)
+    tmp_path.mkdir()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    orphan = tmp_path / f"dsm-answers-{gone.stdout.strip()}-abc"  # its process was killed
+    living = tmp_path / f"dsm-answers-{os.getppid()}-xyz"  # another server, still running
+    for folder in (orphan, living):
+        folder.mkdir()
+        (folder / "answer-1").write_bytes(b"x")
+    engine = make_engine(database_url)
+    cache = ResponseCache(engine, 0, lambda: (1, 1), Clock(), 1 << 20, str(tmp_path))
+    try:
+        spill = cache.spill(("a",), entry("t"))
+        assert spill is not None
+        spill.discard()
+        assert not orphan.exists() and (living / "answer-1").exists()
+        (own,) = set(tmp_path.iterdir()) - {living}
+        assert own.name.startswith(f"dsm-answers-{os.getpid()}-")
+    finally:
+        cache.close()
+        engine.dispose()
