@@ -302,8 +302,21 @@ class Spill:
             self.discard()
 
     def keep(self) -> None:
+        name = self._close()
+        if name is not None:
+            kept = replace(self.entry, body=b"", path=Path(name), size=self.size)
+            self.cache.put(self.key, kept)
+
+    def discard(self) -> None:
+        name = self._close()
+        if name is not None:
+            os.unlink(name)
+
+    def _close(self) -> str | None:
+        """Stop writing: the file closed, its room given back. Its name (None: no file left,
+        already closed or given up because it could not be written)."""
         if self.file is None:
-            return
+            return None
         file, self.file = self.file, None
         self.cache.release(self.size)
         try:
@@ -311,19 +324,8 @@ class Spill:
         except OSError as exc:
             log.warning("response cache: an answer's file cannot be written: %s", exc)
             os.unlink(file.name)
-            return
-        kept = replace(self.entry, body=b"", path=Path(file.name), size=self.size)
-        self.cache.put(self.key, kept)
-
-    def discard(self) -> None:
-        if self.file is None:
-            return
-        file, self.file = self.file, None
-        self.cache.release(self.size)
-        try:
-            file.close()
-        finally:
-            os.unlink(file.name)
+            return None
+        return file.name
 
 
 class CachedAnswers:

@@ -274,14 +274,27 @@ def spilled(cache: ResponseCache, key: tuple, size: int) -> None:
     spill.keep()
 
 
-def test_the_files_stay_within_their_size_and_go_with_the_server(database_url, tmp_path):
-    tmp_path = tmp_path / "answers"  # (beside the SQLite database)
-    tmp_path.mkdir()
+@contextmanager
+def file_cache(
+    database_url: str, parent: Path, disk_bytes: int
+) -> Iterator[tuple[ResponseCache, Engine]]:
+    """A response cache keeping files only (`disk_bytes`), its folder under `parent` (made
+    here), and its engine; closed after the block."""
+    parent.mkdir()
     engine = make_engine(database_url)
     clock = Clock()
     clock.fixed = T0
-    cache = ResponseCache(engine, 0, lambda: (1, 1), clock, 250, str(tmp_path))
+    cache = ResponseCache(engine, 0, lambda: (1, 1), clock, disk_bytes, str(parent))
     try:
+        yield cache, engine
+    finally:
+        cache.close()
+        engine.dispose()
+
+
+def test_the_files_stay_within_their_size_and_go_with_the_server(database_url, tmp_path):
+    tmp_path = tmp_path / "answers"  # (beside the SQLite database)
+    with file_cache(database_url, tmp_path, 250) as (cache, _):
         spilled(cache, ("a",), 100)
         spilled(cache, ("b",), 100)
         assert cache.get(("a",)) is not None  # a is now the most recent
@@ -292,18 +305,12 @@ def test_the_files_stay_within_their_size_and_go_with_the_server(database_url, t
         (folder,) = tmp_path.iterdir()
         assert sorted(folder.iterdir()) == sorted(kept[n].path for n in ("a", "c"))
         assert all(kept[n].path.stat().st_size == 100 for n in ("a", "c"))
-    finally:
-        cache.close()
-        engine.dispose()
     assert list(tmp_path.iterdir()) == []  # the folder goes with the server
 
 
 def test_an_answer_cut_short_is_not_kept(database_url, tmp_path):
     tmp_path = tmp_path / "answers"  # (beside the SQLite database)
-    tmp_path.mkdir()
-    engine = make_engine(database_url)
-    cache = ResponseCache(engine, 0, lambda: (1, 1), Clock(), 1 << 20, str(tmp_path))
-    try:
+    with file_cache(database_url, tmp_path, 1 << 20) as (cache, engine):
         chunks = iter([b"first,", b"second"])
         stream = data_api._Stream(engine.connect(), chunks, cache.spill(("a",), entry("t")))
         body = iter(stream)
@@ -317,17 +324,11 @@ def test_an_answer_cut_short_is_not_kept(database_url, tmp_path):
         )
         assert b"".join(whole) == b"ab"
         assert [p.read_bytes() for p in folder.iterdir()] == [b"ab"]
-    finally:
-        cache.close()
-        engine.dispose()
 
 
 def test_files_being_written_share_one_size(database_url, tmp_path):
     tmp_path = tmp_path / "answers"  # (beside the SQLite database)
-    tmp_path.mkdir()
-    engine = make_engine(database_url)
-    cache = ResponseCache(engine, 0, lambda: (1, 1), Clock(), 250, str(tmp_path))
-    try:
+    with file_cache(database_url, tmp_path, 250) as (cache, _):
         token = cache.token.read() or ""
         first, second = (cache.spill((n,), entry(token)) for n in ("a", "b"))
         assert first is not None and second is not None
@@ -345,14 +346,10 @@ def test_files_being_written_share_one_size(database_url, tmp_path):
         assert cache.get(("c",)) is not None
         (folder,) = tmp_path.iterdir()
         assert len(list(folder.iterdir())) == 1  # c: a went to make room, b was never kept
-    finally:
-        cache.close()
-        engine.dispose()
 
 
 def test_folders_of_killed_servers_are_removed(database_url, tmp_path):
     tmp_path = tmp_path / "answers"  # (beside the SQLite database)
-    tmp_path.mkdir()
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
@@ -361,18 +358,13 @@ def test_folders_of_killed_servers_are_removed(database_url, tmp_path):
     )
     orphan = tmp_path / f"dsm-answers-{gone.stdout.strip()}-abc"  # its process was killed
     living = tmp_path / f"dsm-answers-{os.getppid()}-xyz"  # another server, still running
-    for folder in (orphan, living):
-        folder.mkdir()
-        (folder / "answer-1").write_bytes(b"x")
-    engine = make_engine(database_url)
-    cache = ResponseCache(engine, 0, lambda: (1, 1), Clock(), 1 << 20, str(tmp_path))
-    try:
+    with file_cache(database_url, tmp_path, 1 << 20) as (cache, _):
+        for folder in (orphan, living):
+            folder.mkdir()
+            (folder / "answer-1").write_bytes(b"x")
         spill = cache.spill(("a",), entry("t"))
         assert spill is not None
         spill.discard()
         assert not orphan.exists() and (living / "answer-1").exists()
         (own,) = set(tmp_path.iterdir()) - {living}
         assert own.name.startswith(f"dsm-answers-{os.getpid()}-")
-    finally:
-        cache.close()
-        engine.dispose()
