@@ -40,6 +40,7 @@ from app.services.received import HEAD_BYTES, PIECE, Kept, Received, Spool, open
 from app.storage import observations as store
 from app.storage import submissions as history
 from app.storage import versions
+from app.validation.checks import bad_character
 from app.validation.findings import Findings, Location, expected_list
 from app.validation.validator import Validator
 
@@ -253,6 +254,11 @@ class _Run:
         flow = self.dataset.flow
         values = {**group.key, **group.attributes}
         key = {d: values.pop(d) for d in flow.dimensions if d in values}
+        for name, value in (*key.items(), *values.items()):  # matched and stored in SQL
+            character = bad_character(value or "")
+            if character is not None:
+                location = Location(group.position or None, None, name, value)
+                self.findings.add("invalid-character", location, character=character)
         for name, value in values.items():
             component = flow.components.get(name)
             location = Location(

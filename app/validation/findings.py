@@ -96,6 +96,12 @@ KINDS: Final = {
             "{value!r} of {component} ({where}) is not a valid {text_type} value; expected {expected}",
         ),
         Kind(
+            "invalid-character",
+            "{value!r} of {component} ({where}) holds the control character {character}, which "
+            "SDMX-ML cannot carry; expected text without control characters other than tab, "
+            "line feed and carriage return",
+        ),
+        Kind(
             "missing-attribute",
             "Mandatory attribute {component} has no value ({where}); {flow} requires it "
             "at {level} level",

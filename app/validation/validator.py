@@ -63,6 +63,16 @@ class Validator:
         self._dimensions = [flow.components[d] for d in flow.dimensions]
         self._coded = [c for c in components if c.role in ("measure", "attribute") and c.codes]
         self._typed = [c for c in components if c.codes is None and checked(c.text_type)]
+        # values no other check confines to known text: free text; on DELETE rows (which only
+        # flag what to delete) every value but a coded dimension's and the period
+        self._free = [
+            c
+            for c in components
+            if c.role != "time" and c.codes is None and not checked(c.text_type)
+        ]
+        self._unchecked_on_delete = [
+            c for c in components if c.role != "time" and (c.role != "dimension" or not c.codes)
+        ]
         self._expected = {c.id: expected_list(c.codes) for c in components if c.codes is not None}
         self._dataset_level = flow.attributes_at(Level.DATASET)
         self._mandatory = [
@@ -109,6 +119,9 @@ class Validator:
             self.findings.add(
                 "invalid-value", location, text_type=component.text_type, expected=rule.expected
             )
+        character = checks.bad_character(value) if component.codes is None else None
+        if character is not None:
+            self.findings.add("invalid-character", location, character=character)
         dataset.values.setdefault(component.id, value)
 
     def finish(self) -> dict[str, str]:
@@ -144,6 +157,8 @@ class Validator:
             checks.coded(rows, component, self._expected[component.id])
         for component in self._typed:
             checks.typed(rows, component)
+        for component in self._unchecked_on_delete if rows.deleting else self._free:
+            checks.characters(rows, component)
         period = None
         if self.flow.time_dimension is not None:
             starts, ends = checks.time_period(rows, self._observation_values)

@@ -445,6 +445,30 @@ def test_ragged_csv_row(server, case):
     assert "expected 13" in finding["message"]
 
 
+CONTROL = {
+    # free text: an observation comment, a series-level definition, the dataset's comment
+    "nul-in-comment": ("COMMENT_OBS", "I", "A,KAZ,UZB,M,_T,NSO,2022,7,A,PS,a\x00b", "U+0000"),
+    "bell-in-definition": (
+        "NATIONAL_DEFINITION", "I", "A,KAZ,UZB,M,_T,NSO,2022,7,A,PS,x\x07", "U+0007"
+    ),
+    "escape-in-dataset-comment": ("COMMENT_DSET", "I", "A,KAZ,UZB,M,_T,NSO,2022,7,A,PS,\x1b", "U+001B"),
+    # a DELETE row's values only flag what to delete, but they are matched in SQL all the same
+    "nul-in-delete-value": ("COMMENT_OBS", "D", "A,KAZ,UZB,F,_T,NSO,2022,\x00,,,", "U+0000"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CONTROL)
+def test_control_characters_in_values(server, case):
+    """Text SDMX-ML cannot carry (and PostgreSQL cannot store, for NUL) is refused with its
+    row and character, whatever the level of the value and the action."""
+    column, action, row, character = CONTROL[case]
+    body = csv(row, header=f"{HEADER},{column}").replace(b",I,", f",{action},".encode(), 1)
+    attempt = _refused(server, body, CSV20, 422, "invalid-character")
+    (finding,) = [f for f in attempt.report["findings"] if f["code"] == "invalid-character"]
+    assert finding["location"]["position"] == "line 2"
+    assert character in finding["message"]
+
+
 # --- scope ----------------------------------------------------------------------------------------
 
 OTHER_COUNTRY = {

@@ -136,7 +136,7 @@ def test_streaming_checks_agree_with_the_whole_dataset(flow_and_engine, seed):
 def test_bulk_insert_keeps_every_value_exactly(database_url):
     """Rows through `_bulk_insert` (COPY on PostgreSQL, executemany on SQLite) come back as given:
     NULLs, empty strings, COPY's special characters, a literal `\\N`, non-ASCII text, numbers
-    and time stamps."""
+    and time stamps; a column with no special character (COPY's text taken as it is) too."""
     from sqlalchemy import Column, DateTime, Float, Integer, MetaData, Table, Text
 
     texts = [
@@ -157,6 +157,7 @@ def test_bulk_insert_keeps_every_value_exactly(database_url):
         texts,
         [1.5, None, 1e16, -0.0, 3.0, float("inf"), 2.25, 0.1, 7.0],
         [at] * n,
+        ["A", None, "B", "", "N", None, "ß", "Ж", "x y"],
     ]
     engine = make_engine(database_url)
     table = Table(
@@ -166,16 +167,17 @@ def test_bulk_insert_keeps_every_value_exactly(database_url):
         Column("txt", Text),
         Column("f", Float),
         Column("at", DateTime(timezone=True)),
+        Column("plain", Text),
     )
     with engine.begin() as conn:
         table.create(conn)
-        rows = list(zip(*columns, strict=True))
-        versions._bulk_insert(conn, "bulk_probe", '"i", "txt", "f", "at"', rows)
+        versions._bulk_insert(conn, "bulk_probe", ["i", "txt", "f", "at", "plain"], columns)
     with engine.connect() as conn:
         rows = conn.execute(select(table).order_by(table.c.i)).all()
     engine.dispose()
     assert [r.txt for r in rows] == texts
     assert [r.f for r in rows] == columns[2]
+    assert [r.plain for r in rows] == columns[4]
     stamps = [r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC) for r in rows]
     assert stamps == [at] * n
 

@@ -14,6 +14,7 @@ def test_codes_are_stable_kebab_case() -> None:
         "invalid-period",
         "frequency-mismatch",
         "invalid-value",
+        "invalid-character",
         "missing-attribute",
         "attribute-level",
     }
