@@ -12,7 +12,7 @@ A dry run takes the same path and rolls back at the end, so its counts are what 
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -170,6 +170,19 @@ class _Run:
             )
         return scope
 
+    def read(self, events: Iterable[object], dry_run: bool) -> None:
+        """Handle a message's events, then end its last dataset. If that fails, what the
+        dataset being written has in flight (an open COPY) is abandoned first, so that the
+        transaction can be rolled back."""
+        try:
+            for event in events:
+                self.handle(event, dry_run)
+            self.finish_dataset(dry_run)
+        except BaseException as exc:
+            if self.dataset is not None and self.dataset.writer is not None:
+                self.dataset.writer.settle(exc)
+            raise
+
     # -- events ---------------------------------------------------------------------------------
     def handle(self, event: object, dry_run: bool) -> None:
         if isinstance(event, Chunk):
@@ -283,6 +296,8 @@ class _Run:
 
     def finish_dataset(self, dry_run: bool) -> None:
         dataset, self.dataset = self.dataset, None
+        if dataset is not None and dataset.writer is not None:
+            dataset.writer.settle()
         dataset_values = self.validator.finish() if dataset and self.validator else {}
         if dataset is None or self.findings.has_errors:
             return
@@ -421,9 +436,7 @@ def submit(
             body = open_body(received, expanded_limit, progress)
             reader = find_reader(media_type, body.peek(HEAD_BYTES)[:HEAD_BYTES])
             run.reader_name = reader.name
-            for event in reader.read(body):
-                run.handle(event, dry_run)
-            run.finish_dataset(dry_run)
+            run.read(reader.read(body), dry_run)
             flow_ref = run.first_flow.ref if run.first_flow else None
             if findings.has_errors or dry_run:
                 status = "rejected" if findings.has_errors else "dry-run"

@@ -7,8 +7,12 @@ A dataset's rows go one of two ways (the transaction is the caller's):
   elsewhere) go through `DatasetWriter`: their series keys are resolved to ids (new series
   created), the rows staged narrow (series id, period, values) with executemany or COPY, and at
   the end applied in a few set-based statements. Rows of series created by this dataset are new
-  observations by definition and are inserted straight from the stage; the others are classified
-  against their current rows (new, changed, unchanged) in a work table first.
+  observations by definition and go straight into the versions table as they stream; the others
+  are classified against their current rows (new, changed, unchanged) in a work table first.
+  On PostgreSQL the straight rows go through one COPY left open across chunks, so the server
+  writes a chunk while the next is read and checked (a first load of 1M rows: the COPY per
+  chunk kept client and server taking turns); the new series are held back meanwhile and
+  written when it ends, before any other statement (`DatasetWriter.settle`).
   Duplicates and a series-level attribute taking two values in one series are found while rows
   stream: rows of one series usually come together (a "run"), and within a run both are a set
   comparison. Only when a series comes back after others (a reopened run) does the dataset need
@@ -21,10 +25,12 @@ status, deletions from the closing UPDATE.
 """
 
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain, compress, repeat
 from operator import ne, sub
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Connection,
@@ -35,6 +41,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    event,
     func,
     literal,
     null,
@@ -50,8 +57,12 @@ from app.model.data import PERIOD_END, PERIOD_START
 from app.storage.observations import Counts, FlowTables
 from app.storage.schema import dataset_attributes, submissions
 
+if TYPE_CHECKING:
+    from psycopg import Copy
+
 LOOKUP_BATCH = 500  # series keys looked up per statement
 CACHE_SERIES = 100_000  # series ids kept in memory while a dataset is written
+PENDING_SERIES = 20_000  # new series held back while their rows are COPYed (see `settle`)
 
 
 @dataclass
@@ -105,10 +116,31 @@ class DatasetWriter:
         columns = set(tables.stage.c.keys())
         self._value_names = [c for c in tables.stored if c in columns]
         self._insert = _DirectInsert(conn, tables, submission, at, provider)
+        self._pending: list[tuple] = []  # rows of new series not written yet
+        # any statement through SQLAlchemy settles first: one run while the COPY is open would
+        # wait for the connection (psycopg holds its lock for the COPY) forever
+        event.listen(conn, "before_cursor_execute", self._before_statement)
+
+    def _before_statement(self, *_: object) -> None:
+        if self._pending or self._insert.copying:
+            self.settle()
+
+    def settle(self, error: BaseException | None = None) -> None:
+        """Finish what is in flight, before any other statement runs on the connection: the
+        COPY of rows of new series left open across chunks (PostgreSQL: the server writes one
+        chunk while the next is read and checked), then the new series held back meanwhile.
+        After `error`, the COPY is abandoned instead (the transaction is rolled back).
+        Statements through SQLAlchemy do it themselves (see `__init__`); statements on the
+        DB-API connection (`_bulk_insert`) must call it first."""
+        self._insert.close(error)
+        if error is not None or not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        names = ["series_id", "dataflow", *self.tables.dimensions]
+        _bulk_insert(self.conn, self.tables.series.name, names, list(zip(*rows, strict=True)))
 
     # -- series keys --------------------------------------------------------------------------
     def _resolve(self, keys: set[tuple]) -> None:
-        series, dims = self.tables.series, self.tables.dimensions
         if len(self._ids) + len(keys) > CACHE_SERIES:
             if not self._lookups and not self._created.active:
                 # a first load: the keys it made so far, and from now on, go into the filter
@@ -120,24 +152,20 @@ class DatasetWriter:
         # a first load only needs to ask about keys it may have made itself
         wanted = list(keys) if self._lookups else [k for k in keys if k in self._created]
         if wanted:
+            self.settle()
             for start in range(0, len(wanted), LOOKUP_BATCH):
                 for row in self._lookup(wanted[start : start + LOOKUP_BATCH]):
                     self._ids[tuple(code(v, v) for v in row[1:])] = row[0]
             keys = {k for k in keys if k not in self._ids}
         if not keys:
             return
-        new = sorted(keys)
-        ids = range(self.next_id, self.next_id + len(new))
-        for key, sid in zip(new, ids, strict=True):
-            self._ids[tuple(code(v, v) for v in key)] = sid
-        self.next_id += len(new)
+        for key in sorted(keys):
+            self._ids[tuple(code(v, v) for v in key)] = self.next_id
+            self._pending.append((self.next_id, self.dataflow, *key))
+            self.next_id += 1
         self._created.update(keys)
-        _bulk_insert(
-            self.conn,
-            series.name,
-            ["series_id", "dataflow", *dims],
-            [ids, [self.dataflow] * len(new), *zip(*new, strict=True)],
-        )
+        if len(self._pending) >= PENDING_SERIES:
+            self.settle()
 
     def _lookup(self, batch: list[tuple]) -> Sequence[Sequence]:
         """(series id, *key) of the keys in `batch` that are stored: the keys joined to the
@@ -211,6 +239,7 @@ class DatasetWriter:
                 self.direct += end - start
             kept = [(start, end) for sid, start, end in runs if sid < self.first_new]
             data = [list(chain.from_iterable(c[a:b] for a, b in kept)) for c in data]
+        self.settle()
         _bulk_insert(
             self.conn, self.tables.stage.name, ["series_id", self.tables.time, *names], data
         )
@@ -313,6 +342,7 @@ class DatasetWriter:
     def stage_duplicates(self, limit: int) -> list[tuple[str, int]]:
         """(key, count) of observations given more than once (after a reopened run): twice in
         the stage, or in the stage and among the rows written straight into the table."""
+        self.settle()
         stage, series, v = self.tables.stage, self.tables.series, self.tables.versions
         time = stage.c[self.tables.time]
         dims = [series.c[d] for d in self.tables.dimensions]
@@ -349,6 +379,7 @@ class DatasetWriter:
         """(series key, attribute) where one series is given two values of a series-level
         attribute (after a reopened run): within the stage, or between the stage and the rows
         written straight into the table."""
+        self.settle()
         stage, series, v = self.tables.stage, self.tables.series, self.tables.versions
         level = [a for a in self.tables.series_level if a in stage.c]
         if not level:
@@ -386,6 +417,7 @@ class DatasetWriter:
     def apply_group(self, key: dict[str, str], attributes: dict[str, str]) -> None:
         """Give the staged rows of a group's series (those matching its partial key) the group's
         attribute values, where the rows do not give their own."""
+        self.settle()
         stage, series = self.tables.stage, self.tables.series
         values = {a: func.coalesce(stage.c[a], v) for a, v in attributes.items() if a in stage.c}
         if not values:
@@ -417,6 +449,7 @@ class DatasetWriter:
     def apply(self, op: Operation) -> Counts:
         """Apply the staged rows as `op` (APPEND, MERGE or REPLACE); the rows inserted straight
         into the table are counted in."""
+        self.settle()
         submission, at, provider = self.submission, self.at, self.provider
         counts = Counts(series=self.series, inserted=self.direct)
         tables, stage = self.tables, self.tables.stage
@@ -511,6 +544,36 @@ class _DirectInsert:
         processor = None if self.postgres else stamp._cached_bind_processor(conn.dialect)
         self.constants = (provider, submission, processor(at) if processor else at)
         self._statements: dict[tuple[str, ...], str] = {}
+        self._copying: tuple[tuple[str, ...], ExitStack, Copy] | None = None
+
+    def _copy(self, columns: tuple[str, ...]) -> "Copy":
+        """The COPY into the versions table, left open across chunks; a new one when the
+        columns change."""
+        if self._copying is not None and self._copying[0] != columns:
+            self.close()
+        if self._copying is None:
+            stack = ExitStack()
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            statement = f'COPY "{self.tables.versions.name}" ({quoted}) FROM STDIN'
+            copy = stack.enter_context(self.conn.connection.cursor().copy(statement))
+            self._copying = (columns, stack, copy)
+        return self._copying[2]
+
+    @property
+    def copying(self) -> bool:
+        return self._copying is not None
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the open COPY, if any: its rows are then in the table; after `error`, it is
+        abandoned (the server drops it, and the transaction can be rolled back)."""
+        if self._copying is None:
+            return
+        stack = self._copying[1]
+        self._copying = None
+        if error is None:
+            stack.close()
+        else:
+            stack.__exit__(type(error), error, error.__traceback__)
 
     def rows(self, names: list[str], data: list[Sequence]) -> None:
         """Insert rows given as columns: series ids, periods, then the value columns `names`."""
@@ -520,13 +583,8 @@ class _DirectInsert:
         n = len(data[0])
         if self.postgres:
             values = data[2 + names.index(measure)] if measure in names else [None] * n
-            _copy(
-                self.conn,
-                self.tables.versions.name,
-                [*given, "value_num", *constant],
-                [*data, _numbers(values)],
-                self.constants,
-            )
+            copy = self._copy((*given, "value_num", *constant))
+            copy.write(_copy_text([*data, _numbers(values)], self.constants))
             return
         statement = self._statements.get(tuple(names))
         if statement is None:
@@ -573,10 +631,11 @@ def _bulk_insert(
     """Rows given as columns into `table`: executemany on SQLite, COPY on PostgreSQL."""
     if not columns or not len(columns[0]):
         return
-    if conn.dialect.name == "postgresql":
-        _copy(conn, table, names, columns)
-        return
     quoted = ", ".join(f'"{c}"' for c in names)
+    if conn.dialect.name == "postgresql":
+        with conn.connection.cursor().copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+            copy.write(_copy_text(columns))
+        return
     placeholders = ", ".join("?" for _ in names)
     conn.connection.cursor().executemany(
         f'INSERT INTO "{table}" ({quoted}) VALUES ({placeholders})', zip(*columns, strict=True)
@@ -587,24 +646,15 @@ _NULL = "\\N"  # COPY's text format: NULL
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy(
-    conn: Connection,
-    table: str,
-    names: Sequence[str],
-    columns: Sequence[Sequence],
-    constants: Sequence[object] = (),
-) -> None:
-    """COPY rows given as columns (then `constants`, the same on every row; `names` name both),
-    the text written here a column at a time: str, map and join work in C. (psycopg's
-    `write_row` dumped each value of each row through its dumper: 4 µs a row of a versions
-    table, more than the reading and checking of the row together.)"""
+def _copy_text(columns: Sequence[Sequence], constants: Sequence[object] = ()) -> str:
+    """Rows given as columns (then `constants`, the same on every row) in COPY's text format,
+    written a column at a time: str, map and join work in C. (psycopg's `write_row` dumped
+    each value of each row through its dumper: 4 µs a row of a versions table, more than the
+    reading and checking of the row together.)"""
     texts = [_copy_texts(column) for column in columns]
     if constants:
         texts.append(repeat("\t".join(_copy_texts(list(constants))), len(columns[0])))
-    body = "\n".join(map("\t".join, zip(*texts, strict=False)))
-    quoted = ", ".join(f'"{c}"' for c in names)
-    with conn.connection.cursor().copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
-        copy.write(body + "\n")
+    return "\n".join(map("\t".join, zip(*texts, strict=False))) + "\n"
 
 
 def _copy_texts(column: Sequence) -> Sequence[str]:

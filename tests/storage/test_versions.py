@@ -183,13 +183,18 @@ def test_bulk_insert_keeps_every_value_exactly(database_url):
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["first-load", "onto-existing"])
-def test_series_coming_back_after_the_key_cache_overflowed(flow_and_engine, monkeypatch, existing):
+@pytest.mark.parametrize("pending", [20_000, 3], ids=["series-held", "series-flushed"])
+def test_series_coming_back_after_the_key_cache_overflowed(
+    flow_and_engine, monkeypatch, existing, pending
+):
     """More series than the key cache holds, every one coming back after the others (each period
     a pass over all series): each series is created once and every observation lands, on a
-    first load (the Bloom filter says which keys to look up) and onto stored series."""
+    first load (the Bloom filter says which keys to look up) and onto stored series; whether
+    the new series are held back until a lookup needs them or written every few series."""
     from app.model.actions import Operation
 
     monkeypatch.setattr(versions, "CACHE_SERIES", 6)
+    monkeypatch.setattr(versions, "PENDING_SERIES", pending)
     flow, engine = flow_and_engine
     tables = store.tables_for(flow)
     keys = [(c, s) for c in CITIZENSHIPS for s in ("F", "M")]  # 10 series
