@@ -180,7 +180,7 @@ class _Run:
             self.finish_dataset(dry_run)
         except BaseException as exc:
             if self.dataset is not None and self.dataset.writer is not None:
-                self.dataset.writer.settle(exc)
+                self.dataset.writer.close(exc)
             raise
 
     # -- events ---------------------------------------------------------------------------------
@@ -296,8 +296,16 @@ class _Run:
 
     def finish_dataset(self, dry_run: bool) -> None:
         dataset, self.dataset = self.dataset, None
-        if dataset is not None and dataset.writer is not None:
+        if dataset is None or dataset.writer is None:
+            self._finish(dataset)
+            return
+        try:
             dataset.writer.settle()
+            self._finish(dataset)
+        finally:
+            dataset.writer.close()
+
+    def _finish(self, dataset: _Dataset | None) -> None:
         dataset_values = self.validator.finish() if dataset and self.validator else {}
         if dataset is None or self.findings.has_errors:
             return

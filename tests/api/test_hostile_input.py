@@ -433,6 +433,16 @@ RAGGED = {
     "short": [*SEED[:1], "A,KAZ,UZB,M,_T,NSO,2022,7,A"],
     "long": [*SEED[:1], "A,KAZ,UZB,M,_T,NSO,2022,7,A,PS,extra"],
     "after-a-full-chunk": [*_many_rows(10_050), "A,KAZ,UZB,M,_T,NSO,2022"],
+    # rows of a series the seed does not have: written as they stream (one COPY left open on
+    # PostgreSQL), which the failure must abandon
+    "after-a-chunk-of-a-new-series": [
+        *(
+            f"A,KAZ,UZB,{sex},_T,NSO,{1000 + i},{i},A,PS"
+            for sex in ("M", "_T")
+            for i in range(5025)
+        ),
+        "A,KAZ,UZB,M,_T,NSO,2022",
+    ],
 }
 
 
@@ -443,6 +453,10 @@ def test_ragged_csv_row(server, case):
     finding = attempt.report["findings"][0]
     assert finding["location"]["position"] == f"line {len(rows) + 1}"
     assert "expected 13" in finding["message"]
+    # the failure left the database and its connections fit for the next message
+    headers = {**server.headers(), "content-type": CSV20}
+    after = server.client.post("/rest/v2/data/", content=csv(*_many_rows(3)), headers=headers)
+    assert after.status_code == 201, after.text
 
 
 CONTROL = {
