@@ -302,8 +302,10 @@ class _Run:
         try:
             dataset.writer.settle()
             self._finish(dataset)
-        finally:
-            dataset.writer.close()
+        except BaseException as exc:
+            dataset.writer.close(exc)  # nothing more is written: the transaction fails
+            raise
+        dataset.writer.close()
 
     def _finish(self, dataset: _Dataset | None) -> None:
         dataset_values = self.validator.finish() if dataset and self.validator else {}
