@@ -1,6 +1,13 @@
 """The bounded findings collector and its message templates."""
 
+import re
+from pathlib import Path
+
+from app.errors import DsmError
+from app.services import ingest
 from app.validation.findings import KINDS, Findings, Location, expected_list
+
+ROOT = Path(__file__).parents[2]
 
 WHERE = Location("line 12", "A.KAZ.AFG.X.WP.GRANTED.MIG", "SEX", "X")
 
@@ -19,6 +26,23 @@ def test_codes_are_stable_kebab_case() -> None:
         "attribute-level",
     }
     assert [k.code for k in KINDS.values() if k.scope] == ["outside-scope"]
+
+
+def test_every_code_is_documented() -> None:
+    """docs/api.md lists every code a report can carry: the kinds, the codes written directly
+    (`findings.error("...")`) and those of refusals by HTTP status."""
+    sources = "".join(path.read_text() for path in (ROOT / "app").rglob("*.py"))
+    written = set(re.findall(r'findings\.error\(\s*"([a-z-]+)"', sources))
+    refusals = set()
+    for status in (400, 403, 404, 409, 413, 429):
+        error = DsmError("x")
+        error.status = status
+        refusals.add(ingest._code(error))
+    documented = set(
+        re.findall(r"^\| `([a-z-]+)` \| \d{3} \|", (ROOT / "docs" / "api.md").read_text(), re.M)
+    )
+    assert written >= {"duplicate-observation", "malformed-message", "busy"}  # the scan works
+    assert set(KINDS) | written | refusals == documented
 
 
 def test_message_says_where_and_what_was_expected() -> None:
