@@ -3,7 +3,12 @@
 Facts only, as data; readers and writers import them (STYLE.md, "write format facts once").
 """
 
+import re
 from typing import Final
+
+# text XML 1.0 cannot carry, even as a character reference: C0 controls but tab, LF and CR
+# (NUL among them, which PostgreSQL cannot store either), and the non-characters U+FFFE, U+FFFF
+NOT_XML_TEXT: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 NS21: Final = {
     "mes": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message",

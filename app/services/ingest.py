@@ -173,7 +173,7 @@ class _Run:
     def read(self, events: Iterable[object], dry_run: bool) -> None:
         """Handle a message's events, then end its last dataset. If that fails, what the
         dataset being written has in flight (an open COPY) is abandoned first, so that the
-        transaction can be rolled back."""
+        transaction can be rolled back (`finish_dataset` leaves a failed dataset current)."""
         try:
             for event in events:
                 self.handle(event, dry_run)
@@ -295,17 +295,14 @@ class _Run:
             self.dataset.groups.append((key, attributes))
 
     def finish_dataset(self, dry_run: bool) -> None:
-        dataset, self.dataset = self.dataset, None
-        if dataset is None or dataset.writer is None:
-            self._finish(dataset)
-            return
-        try:
-            dataset.writer.settle()
-            self._finish(dataset)
-        except BaseException as exc:
-            dataset.writer.close(exc)  # nothing more is written: the transaction fails
-            raise
-        dataset.writer.close()
+        dataset = self.dataset
+        writer = dataset.writer if dataset is not None else None
+        if writer is not None:
+            writer.settle()  # the COPY's own errors surface here, not in a savepoint below
+        self._finish(dataset)
+        if writer is not None:
+            writer.close()
+        self.dataset = None
 
     def _finish(self, dataset: _Dataset | None) -> None:
         dataset_values = self.validator.finish() if dataset and self.validator else {}

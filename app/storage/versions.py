@@ -161,7 +161,6 @@ class DatasetWriter:
         # a first load only needs to ask about keys it may have made itself
         wanted = list(keys) if self._lookups else [k for k in keys if k in self._created]
         if wanted:
-            self.settle()
             for start in range(0, len(wanted), LOOKUP_BATCH):
                 for row in self._lookup(wanted[start : start + LOOKUP_BATCH]):
                     self._ids[tuple(code(v, v) for v in row[1:])] = row[0]
@@ -248,7 +247,7 @@ class DatasetWriter:
                 self.direct += end - start
             kept = [(start, end) for sid, start, end in runs if sid < self.first_new]
             data = [list(chain.from_iterable(c[a:b] for a, b in kept)) for c in data]
-        self.settle()
+        self.settle()  # on the DB-API connection: no statement event settles it
         _bulk_insert(
             self.conn, self.tables.stage.name, ["series_id", self.tables.time, *names], data
         )
@@ -351,7 +350,6 @@ class DatasetWriter:
     def stage_duplicates(self, limit: int) -> list[tuple[str, int]]:
         """(key, count) of observations given more than once (after a reopened run): twice in
         the stage, or in the stage and among the rows written straight into the table."""
-        self.settle()
         stage, series, v = self.tables.stage, self.tables.series, self.tables.versions
         time = stage.c[self.tables.time]
         dims = [series.c[d] for d in self.tables.dimensions]
@@ -388,7 +386,6 @@ class DatasetWriter:
         """(series key, attribute) where one series is given two values of a series-level
         attribute (after a reopened run): within the stage, or between the stage and the rows
         written straight into the table."""
-        self.settle()
         stage, series, v = self.tables.stage, self.tables.series, self.tables.versions
         level = [a for a in self.tables.series_level if a in stage.c]
         if not level:
@@ -426,7 +423,6 @@ class DatasetWriter:
     def apply_group(self, key: dict[str, str], attributes: dict[str, str]) -> None:
         """Give the staged rows of a group's series (those matching its partial key) the group's
         attribute values, where the rows do not give their own."""
-        self.settle()
         stage, series = self.tables.stage, self.tables.series
         values = {a: func.coalesce(stage.c[a], v) for a, v in attributes.items() if a in stage.c}
         if not values:
@@ -458,7 +454,6 @@ class DatasetWriter:
     def apply(self, op: Operation) -> Counts:
         """Apply the staged rows as `op` (APPEND, MERGE or REPLACE); the rows inserted straight
         into the table are counted in."""
-        self.settle()
         submission, at, provider = self.submission, self.at, self.provider
         counts = Counts(series=self.series, inserted=self.direct)
         tables, stage = self.tables, self.tables.stage

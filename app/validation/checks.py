@@ -8,10 +8,10 @@ Rows are then reported one finding each; `Findings` bounds the memory.
 Missing values are `None` or `""` (a CSV reader may hand either).
 """
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from app.formats.sdmxml import NOT_XML_TEXT
 from app.model.actions import Operation
 from app.model.data import Chunk
 from app.model.dsd import CompiledFlow, Component
@@ -21,9 +21,6 @@ from app.validation.values import checked, invalid_values
 
 ABSENT = (None, "")
 FREQ = "FREQ"
-# what XML 1.0 cannot carry: C0 controls but tab, LF and CR (NUL too, which PostgreSQL cannot
-# store), and the two non-characters U+FFFE and U+FFFF
-NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass
@@ -112,22 +109,18 @@ def characters(rows: Rows, component: Component) -> None:
     in SDMX-ML could not send it back). Coded values are checked against their codes, typed
     ones against their type; this is for free text, and for every value of a DELETE row."""
     values = rows.chunk.columns.get(component.id)
-    if values is None or NOT_TEXT.search("".join(filter(None, values))) is None:
+    if values is None or bad_character("".join(filter(None, values))) is None:
         return
     for i, value in enumerate(values):
-        found = NOT_TEXT.search(value or "")
-        if found is not None:
-            rows.report("invalid-character", i, component.id, value, character=_character(found[0]))
+        character = bad_character(value or "")
+        if character is not None:
+            rows.report("invalid-character", i, component.id, value, character=character)
 
 
 def bad_character(value: str) -> str | None:
     """The first character of `value` SDMX-ML cannot carry, as U+XXXX; None: none."""
-    found = NOT_TEXT.search(value)
-    return None if found is None else _character(found[0])
-
-
-def _character(char: str) -> str:
-    return f"U+{ord(char):04X}"
+    found = NOT_XML_TEXT.search(value)
+    return None if found is None else f"U+{ord(found[0]):04X}"
 
 
 def mandatory(rows: Rows, attribute: Component, period: Sequence[str | None] | None) -> None:

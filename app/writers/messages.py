@@ -2,25 +2,21 @@
 SubmitStructureResponse that answers structure maintenance."""
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lxml import etree
 
-from app.formats.sdmxml import NS21, NS30
+from app.formats.sdmxml import NOT_XML_TEXT, NS21, NS30
 
 REG21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/registry"
-
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _text(parent: etree._Element, tag: str, text: str) -> None:
     element = etree.SubElement(parent, tag)
     element.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
-    element.text = _NOT_XML.sub("\ufffd", text)  # a NUL from a URL must not break the error
+    element.text = NOT_XML_TEXT.sub("\ufffd", text)  # a NUL from a URL must not break the error
 
 
 def error_xml(code: int, text: str, *, v30: bool = False) -> bytes:

@@ -483,6 +483,79 @@ def test_control_characters_in_values(server, case):
     assert character in finding["message"]
 
 
+JSON20 = "application/vnd.sdmx.data+json;version=2.0.0"
+
+
+def json20(*, dataset_comment: str = "ok", group_definition: str = "ok") -> bytes:
+    """An SDMX-JSON 2.0 message for DF_FOREIGN_POP: one observation, a dataset-level comment
+    and a group attribute (both free text, given inline)."""
+
+    def dim(ident: str, code: str) -> dict:
+        return {"id": ident, "values": [{"id": code}]}
+
+    series = [
+        dim(d, c)
+        for d, c in zip(
+            ("FREQ", "REF_AREA", "CITIZENSHIP", "SEX", "AGE", "DATA_SOURCE"),
+            ("A", "KAZ", "UZB", "M", "_T", "NSO"),
+            strict=True,
+        )
+    ]
+    structure = {
+        "links": [
+            {
+                "rel": "dataflow",
+                "urn": "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=DSM:DF_FOREIGN_POP(1.0)",
+            }
+        ],
+        "dimensions": {
+            "dataSet": [],
+            "series": series,
+            "observation": [dim("TIME_PERIOD", "2021")],
+        },
+        "measures": {"observation": [{"id": "OBS_VALUE"}]},
+        "attributes": {
+            "dataSet": [{"id": "COMMENT_DSET", "values": []}],
+            "dimensionGroup": [{"id": "NATIONAL_DEFINITION", "values": []}],
+            "series": [dim("UNIT_MEASURE", "PS")],
+            "observation": [dim("OBS_STATUS", "A")],
+        },
+    }
+    dataset = {
+        "structure": 0,
+        "action": "Information",
+        "attributes": [dataset_comment],
+        "dimensionGroupAttributes": {"0:0:0:0:0:0:": [group_definition]},
+        "series": {"0:0:0:0:0:0": {"attributes": [0], "observations": {"0": [5, 0]}}},
+    }
+    meta = {"id": "J1", "prepared": "2024-05-01T10:00:00Z", "sender": {"id": "KAZ_STAT"}}
+    return json.dumps(
+        {"meta": meta, "data": {"structures": [structure], "dataSets": [dataset]}}
+    ).encode()
+
+
+CONTROL_JSON = {
+    "dataset-attribute": ({"dataset_comment": "from\x01 the ministry"}, "COMMENT_DSET", "U+0001"),
+    "group-attribute": ({"group_definition": "\x07 census"}, "NATIONAL_DEFINITION", "U+0007"),
+}  # fmt: skip
+
+
+def test_the_json_message_without_control_characters_is_stored(server):
+    headers = {**server.headers(), "content-type": JSON20}
+    stored = server.client.post("/rest/v2/data/", content=json20(), headers=headers)
+    assert stored.status_code == 201, stored.text
+
+
+@pytest.mark.parametrize("case", CONTROL_JSON)
+def test_control_characters_in_dataset_and_group_attributes(server, case):
+    """The same for values that come with the dataset or a group, not on rows (SDMX-JSON)."""
+    given, component, character = CONTROL_JSON[case]
+    attempt = _refused(server, json20(**given), JSON20, 422, "invalid-character", position=False)
+    (finding,) = [f for f in attempt.report["findings"] if f["code"] == "invalid-character"]
+    assert finding["location"]["component"] == component
+    assert character in finding["message"]
+
+
 # --- scope ----------------------------------------------------------------------------------------
 
 OTHER_COUNTRY = {
