@@ -2,12 +2,12 @@
 `/rest/v2/data/{context}/{agencyID}/{resourceID}/{version}/{key}`. Parse, prepare, stream."""
 
 import functools
-import itertools
 from collections.abc import Iterator
 from dataclasses import replace
 from hashlib import sha1
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
@@ -130,11 +130,24 @@ class _Stream:
         finally:
             self.close()
 
+    @property
+    def closed(self) -> bool:
+        return self.conn.closed
+
     def close(self) -> None:
-        if self.spill is not None:
-            self.spill.discard()  # nothing once kept
-        if not self.conn.closed:
-            release(self.conn)
+        """End the writer, then give the connection back. In that order: a writer left in the
+        middle of the store's export (a client gone) may hold the connection, a COPY or the
+        SDMX-ML reading thread, and psycopg keeps the connection's lock through a COPY, so a
+        rollback before its end would wait forever."""
+        try:
+            close = getattr(self.chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self.spill is not None:
+                self.spill.discard()  # nothing once kept
+            if not self.conn.closed:
+                release(self.conn)
 
     def __del__(self) -> None:
         self.close()
@@ -142,7 +155,9 @@ class _Stream:
 
 class _ClosingResponse(StreamingResponse):
     """Gives the connection back as soon as the response is over, however it ended: a client
-    that hangs up before the first byte must not keep a pooled connection until GC."""
+    that hangs up before the first byte must not keep a pooled connection until GC. A body
+    that did not end by itself is closed in a worker thread (ending an export and rolling back
+    are database round trips; the event loop serves every other request meanwhile)."""
 
     def __init__(self, stream: _Stream, **kwargs: object) -> None:
         super().__init__(stream, **kwargs)  # type: ignore[arg-type]
@@ -152,7 +167,9 @@ class _ClosingResponse(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.stream.close()
+            if not self.stream.closed:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self.stream.close)
 
 
 def _answer(  # type: ignore[no-untyped-def]
@@ -246,15 +263,25 @@ SMALL = 256 * 1024  # bytes: an answer the writer finishes within this is sent i
 
 def _whole_if_small(chunks: Iterator[bytes]) -> tuple[bytes | None, Iterator[bytes]]:
     """(the whole body, nothing) if the writer finishes within SMALL bytes; otherwise (None,
-    every chunk, those read so far first)."""
+    every chunk, those read so far first: closing it closes the writer)."""
     read: list[bytes] = []
     size = 0
     for chunk in chunks:
         read.append(chunk)
         size += len(chunk)
         if size > SMALL:
-            return None, itertools.chain(read, chunks)
+            return None, _continued(read, chunks)
     return b"".join(read), iter(())
+
+
+def _continued(read: list[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from read
+        yield from chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 _RESPONSES = {

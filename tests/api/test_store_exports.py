@@ -4,6 +4,8 @@ by the database. Real data loaded over HTTP (free text that needs quoting or esc
 confidential values, an embargoed revision), several dataflows, queries and options, anonymous and
 authorised."""
 
+import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -339,3 +341,84 @@ def test_read_ahead_keeps_order_stops_on_close_and_raises_errors():
     assert next(ahead) == 1
     with pytest.raises(RuntimeError, match="connection lost"):
         next(ahead)
+
+
+def _get_and_hang_up(app, path: str, accept: str, token: str) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """GET `path` through the ASGI app, the client hanging up as soon as a body chunk with a
+    data row has been sent (the writer then stands in the middle of the store's export). The
+    body chunks sent."""
+    sent: list[bytes] = []
+
+    async def run() -> None:
+        gone = asyncio.Event()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"accept", accept.encode()),
+                (b"accept-encoding", b"identity"),
+                (b"authorization", f"Bearer {token}".encode()),  # not from the response cache
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+
+        async def receive() -> dict:
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                sent.append(message.get("body", b""))
+                if b"ARM" in sent[-1]:
+                    gone.set()
+                    await asyncio.sleep(5)  # cancelled: the response stops here
+
+        await app(scope, receive, send)
+
+    asyncio.run(run())
+    return sent
+
+
+@pytest.mark.parametrize("accept", [CSV10, ML["2.1"]])
+def test_a_client_hanging_up_mid_export_leaves_the_server_working(
+    client, tokens, monkeypatch, accept
+):
+    """A client gone while the store's export streams (PostgreSQL: a COPY, or SDMX-ML's reading
+    thread, holding the connection): the export is ended before the connection is given back,
+    the response ends, and the server answers the next request. Before, the rollback of the
+    connection waited for the COPY's lock forever, on the event loop: the whole server hung."""
+    from app.api import data as data_api
+    from app.storage import xml_export
+    from app.writers.data import _ml, sdmx_ml
+
+    monkeypatch.setattr(data_api, "SMALL", 0)  # streamed, not sent in one piece
+    monkeypatch.setattr(sdmx_csv, "EXPORTED_FROM", 1)  # the test's blocks are small
+    monkeypatch.setattr(sdmx_ml, "EXPORTED_FROM", 1)
+    # a chunk per row or so: the client hangs up with the export mid-way
+    monkeypatch.setattr(csv_export, "BATCH", 1)
+    monkeypatch.setattr(xml_export, "BATCH", 1)
+    monkeypatch.setattr(_ml.chunked, "__defaults__", (1,))
+    path = "/rest/data/DF_FOREIGN_ENTRY/all"
+    outcome: dict[str, object] = {}
+
+    def hang_up() -> None:
+        outcome["sent"] = _get_and_hang_up(client.app, path, accept, tokens["admin"])
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the response never ended after the client hung up"
+    sent = b"".join(outcome["sent"])  # type: ignore[arg-type]
+    assert b"ARM" in sent and b"BEL" not in sent  # it stopped mid-way, as meant
+    auth = {"authorization": f"Bearer {tokens['admin']}"}
+    again = client.get(path, headers={"accept": accept, "accept-encoding": "identity", **auth})
+    assert again.status_code == 200 and again.content.count(b"BUSINESS") >= 2
