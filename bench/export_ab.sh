@@ -14,39 +14,19 @@ set -euo pipefail
 REF=${1:?usage: bench/export_ab.sh REF [REPEATS]}
 REPEATS=${2:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PY=$ROOT/.venv/bin/python
-BASE=$(mktemp -d /tmp/dsm-ab-XXXX)
-OUT=$BASE/times.txt
-PORT=8913
-git -C "$ROOT" worktree add -q --detach "$BASE/tree" "$REF"
-trap 'pkill -f "port $PORT" || true; git -C "$ROOT" worktree remove --force "$BASE/tree"' EXIT
-declare -A URLS=(
-  [sqlite]=sqlite:////tmp/dsm-query-bench/sqlite-1000000.db
-  [postgresql]=postgresql+psycopg://postgres@127.0.0.1:5432/dsm_query_1000000
-)
-declare -A ACCEPT=(
-  [csv]="application/vnd.sdmx.data+csv;version=1.0.0"
-  [ml]="application/vnd.sdmx.structurespecificdata+xml;version=2.1"
-)
-FLOW="http://127.0.0.1:$PORT/rest/data/DSM,DF_FOREIGN_ENTRY,1.0/all"
+source "$ROOT/bench/_ab.sh"
+ab_setup "$REF"
 for rep in $(seq "$REPEATS"); do
   for version in base work; do
-    dir=$ROOT
-    [ "$version" = base ] && dir=$BASE/tree
     for db in sqlite postgresql; do
-      (cd "$dir" && PYTHONPATH=$dir DSM_DATABASE_URL=${URLS[$db]} DSM_SECRET_KEY=ab \
-        DSM_RATE_LIMIT=0 DSM_RATE_LIMIT_ANONYMOUS=0 \
-        "$PY" -c 'import sys; sys.argv[0] = "dsm"; from app.cli import app; app()' \
-        serve --host 127.0.0.1 --port $PORT >"$BASE/serve.log" 2>&1) &
-      for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/health" && break; sleep 0.2; done
+      ab_serve "$version" "$db"
       for fmt in csv ml; do
-        curl -s -o /dev/null -H "Accept: ${ACCEPT[$fmt]}" "$FLOW?startPeriod=2019"
+        curl -s -o /dev/null -H "Accept: ${ACCEPT[$fmt]}" "$FLOW/all?startPeriod=2019"
         t=$(curl -s -o /dev/null -w "%{time_total}" -H "Accept: ${ACCEPT[$fmt]}" \
-          -H "Accept-Encoding: identity" "$FLOW")
+          -H "Accept-Encoding: identity" "$FLOW/all")
         echo "$version $db $fmt $t" | tee -a "$OUT"
       done
-      pkill -f "port $PORT" || true
-      sleep 1
+      ab_stop
     done
   done
 done

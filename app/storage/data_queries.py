@@ -55,7 +55,10 @@ from app.storage.observations import FlowTables
 from app.storage.schema import dataset_attributes, submissions
 
 STREAM_ROWS = 5_000
-FIRST_ROWS = 10_000  # PostgreSQL: rows read on an ordinary cursor before streaming (`stream`)
+# rows read first (`stream`): a writer that gets this many rows of a block it can have the store
+# export (app.storage.csv_export, the writers' EXPORTED_FROM) stops there, and the statement runs
+# again as the export; so no more than these are fetched before the writer decides
+HEAD_ROWS = 2_000
 CONFIDENTIALITY = "CONF_STATUS"  # the SDMX cross-domain concept; absent or F means free
 FREE = "F"
 STATEMENTS = 512  # built statements kept (one per shape of selection)
@@ -403,9 +406,10 @@ def stream(conn: Connection, query: Select, values: dict[str, object]) -> Iterat
 
     PostgreSQL streams through a server-side cursor, which costs a DECLARE and a FETCH per batch
     and a CLOSE: more round trips than a small answer needs. So a PostgreSQL query first runs
-    with a limit of FIRST_ROWS + 1 on an ordinary cursor; only when that many come back is it
-    run again on a server-side cursor (the rows read twice are at most FIRST_ROWS + 1: the cost
-    is bounded, and small answers take one round trip)."""
+    with a limit of HEAD_ROWS + 1 on an ordinary cursor; only when that many come back is it
+    run again on a server-side cursor (the rows read twice are at most HEAD_ROWS + 1: the cost
+    is bounded, and small answers take one round trip). SQLite's first fetch is HEAD_ROWS rows
+    too."""
     if conn.dialect.name == "sqlite" and all(
         isinstance(c.type, String) for c in query.selected_columns
     ):
@@ -413,9 +417,9 @@ def stream(conn: Connection, query: Select, values: dict[str, object]) -> Iterat
         return
     if conn.dialect.name == "postgresql":
         wanted = values.get("lim")
-        head = {**values, "lim": min(FIRST_ROWS + 1, wanted or FIRST_ROWS + 1)}  # type: ignore[type-var]
+        head = {**values, "lim": min(HEAD_ROWS + 1, wanted or HEAD_ROWS + 1)}  # type: ignore[type-var]
         rows = conn.execute(_with_limit(query), head).all()
-        if len(rows) <= FIRST_ROWS or (wanted is not None and len(rows) >= wanted):  # type: ignore[operator]
+        if len(rows) <= HEAD_ROWS or (wanted is not None and len(rows) >= wanted):  # type: ignore[operator]
             yield from map(tuple, rows)
             return
         del rows
@@ -437,6 +441,7 @@ def _fetched(conn: Connection, query: Select, values: dict[str, object]) -> Iter
     conn.info.setdefault("dsm_results", []).append(cursor)
     try:
         cursor.execute(sql, parameters)
+        yield from cursor.fetchmany(HEAD_ROWS)
         while rows := cursor.fetchmany(STREAM_ROWS):
             yield from rows
     finally:

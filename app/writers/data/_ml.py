@@ -8,6 +8,7 @@ observations are formatted from a precomputed list of (column index, ` NAME="`) 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Final
 from xml.sax.saxutils import escape
 
@@ -182,14 +183,16 @@ def chunked(parts: Iterable[str], size: int = CHUNK_SIZE) -> Iterator[bytes]:
         yield "".join(buffer).encode()
 
 
+@lru_cache(maxsize=256)
 def field_writer(
-    fields: Iterable[tuple[int, str]], before: str, after: str
+    fields: tuple[tuple[int, str], ...], before: str, after: str
 ) -> Callable[[tuple, dict, Escaper], str]:
     """A function ``(row, cache, escaper) -> str`` writing ``before + value + after`` for each
     non-missing ``(column, component id)`` of ``fields``: `{id}` in ``before`` is the component id.
 
     Generated as straight-line code (one `if` per field, the escape cache read inline): on the
-    per-observation path a generic loop over fields costs twice as much.
+    per-observation path a generic loop over fields costs twice as much. Generating one takes
+    longer than answering a single-series query, so each is kept for the layouts that recur.
     """
     lines = ["def write(row, cache, escaper):", "    out = ''"]
     for index, name in fields:

@@ -19,6 +19,7 @@ from typing import Final
 from app.errors import NotAcceptable
 from app.formats.media import MediaType
 from app.model.response import DataResponse, DatasetBlock
+from app.storage.data_queries import HEAD_ROWS
 from app.writers.data import register, register_many
 from app.writers.data._ml import (
     NS21,
@@ -39,7 +40,7 @@ from app.writers.data._ml import (
 )
 
 # rows: a smaller block is written from the rows read (as the SDMX-CSV writer does)
-EXPORTED_FROM: Final = 2_000
+EXPORTED_FROM: Final = HEAD_ROWS
 
 
 def _body(block: DatasetBlock, lay: Layout, time_series: bool) -> Iterator[str]:
