@@ -9,7 +9,7 @@
 # PostgreSQL dsm_query_1000000), the venv in .venv and wrk. For each repeat, each version and each
 # database: starts `dsm serve` with the response cache off (DSM_RESPONSE_CACHE_MB=0,
 # DSM_RESPONSE_CACHE_DISK_MB=0) and measures with wrk (-t1 -c1, SECONDS each) requests per second
-# of one series (20 observations) and of a wildcard key (7,200 observations) of
+# of one series (20 observations), a partial key (1,440) and a wildcard key (7,200 observations) of
 # DSM:DF_FOREIGN_ENTRY(1.0), in SDMX-CSV 1.0, SDMX-ML 2.1 structure-specific and `*/*` (SDMX-ML
 # 2.1 generic: what sdmx1 gets); then stops the server. Prints every figure and the medians.
 set -euo pipefail
@@ -19,12 +19,12 @@ SECONDS_EACH=${3:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/_ab.sh"
 ab_setup "$REF"
-declare -A KEYS=([single]=A.ARM.ABW.ABW.F.BUSINESS.BRD [wildcard]=...ABW...)
+declare -A KEYS=([single]=A.ARM.ABW.ABW.F.BUSINESS.BRD [partial]=A.ARM.ABW.ABW.F.. [wildcard]=...ABW...)
 for rep in $(seq "$REPEATS"); do
   for version in base work; do
     for db in sqlite postgresql; do
       ab_serve "$version" "$db" DSM_RESPONSE_CACHE_MB=0 DSM_RESPONSE_CACHE_DISK_MB=0
-      for query in single wildcard; do
+      for query in single partial wildcard; do
         for fmt in csv ml generic; do
           url="$FLOW/${KEYS[$query]}"
           curl -s -o /dev/null -H "Accept: ${ACCEPT[$fmt]}" "$url"
@@ -49,7 +49,7 @@ print("| database | query | format | base req/s | working tree req/s | speed-up 
 print("| --- | --- | --- | ---: | ---: | ---: |")
 names = {"csv": "SDMX-CSV 1.0", "ml": "SDMX-ML 2.1 SS", "generic": "*/* (SDMX-ML 2.1 generic)"}
 for db in ("sqlite", "postgresql"):
-    for query in ("single", "wildcard"):
+    for query in ("single", "partial", "wildcard"):
         for fmt in ("csv", "ml", "generic"):
             b = statistics.median(rates[db, query, fmt, "base"])
             w = statistics.median(rates[db, query, fmt, "work"])

@@ -52,6 +52,10 @@ class Export:
     streamed: Generator  # the same rows already opened (`stream`): closed before reading
     series: Table | None = None  # the series table of the rows (SDMX-ML reads keys from it)
 
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
     def chunks(self, head: str, end: str, careful: Careful) -> Iterator[bytes]:
         """`head + cells + end` for every row (`end` ends with CRLF), as byte chunks of about
         BATCH lines; `careful(cells)` writes a line whose cells need quoting."""

@@ -55,10 +55,13 @@ from app.storage.observations import FlowTables
 from app.storage.schema import dataset_attributes, submissions
 
 STREAM_ROWS = 5_000
-# rows read first (`stream`): a writer that gets this many rows of a block it can have the store
-# export (app.storage.csv_export, the writers' EXPORTED_FROM) stops there, and the statement runs
-# again as the export; so no more than these are fetched before the writer decides
-HEAD_ROWS = 2_000
+# The first fetches of a streamed query (`stream`). A writer that gets EXPORTED_FROM rows of a
+# block the store can export (app.storage.csv_export) stops reading there, and the statement runs
+# again as the export: SDMX-CSV on SQLite after 200 rows, SDMX-CSV on PostgreSQL and SDMX-ML after
+# 2,000 (the writers'). Fetching in these steps reads no row more before the writer decides.
+# PostgreSQL's head query (below) reads HEAD_ROWS + 1.
+HEAD_FETCHES = (200, 1_800)
+HEAD_ROWS = sum(HEAD_FETCHES)
 CONFIDENTIALITY = "CONF_STATUS"  # the SDMX cross-domain concept; absent or F means free
 FREE = "F"
 STATEMENTS = 512  # built statements kept (one per shape of selection)
@@ -408,8 +411,8 @@ def stream(conn: Connection, query: Select, values: dict[str, object]) -> Iterat
     and a CLOSE: more round trips than a small answer needs. So a PostgreSQL query first runs
     with a limit of HEAD_ROWS + 1 on an ordinary cursor; only when that many come back is it
     run again on a server-side cursor (the rows read twice are at most HEAD_ROWS + 1: the cost
-    is bounded, and small answers take one round trip). SQLite's first fetch is HEAD_ROWS rows
-    too."""
+    is bounded, and small answers take one round trip). SQLite's first fetches are
+    HEAD_FETCHES."""
     if conn.dialect.name == "sqlite" and all(
         isinstance(c.type, String) for c in query.selected_columns
     ):
@@ -441,7 +444,11 @@ def _fetched(conn: Connection, query: Select, values: dict[str, object]) -> Iter
     conn.info.setdefault("dsm_results", []).append(cursor)
     try:
         cursor.execute(sql, parameters)
-        yield from cursor.fetchmany(HEAD_ROWS)
+        for size in HEAD_FETCHES:
+            rows = cursor.fetchmany(size)
+            yield from rows
+            if len(rows) < size:
+                return
         while rows := cursor.fetchmany(STREAM_ROWS):
             yield from rows
     finally:

@@ -60,31 +60,31 @@ def get(client, path, **headers):
     return client.get(path, headers=headers)
 
 
-@pytest.mark.parametrize(
-    ("path", "count"),
-    [
-        ("/rest/data/DF_FOREIGN_POP", 54),
-        ("/rest/data/DSM,DF_FOREIGN_POP/all", 54),
-        ("/rest/data/DSM,DF_FOREIGN_POP,1.0/A.KAZ....", 36),
-        ("/rest/data/DSM%2CDF_FOREIGN_POP%2C1.0/A.KAZ+KGZ.UZB...", 36),
-        ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F../", 9),
-        ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F..?startPeriod=2020&endPeriod=2021", 2),
-        ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F..?startPeriod=2020-07&endPeriod=2020-Q3", 1),
-        ("/rest/data/DF_FOREIGN_POP/.....?firstNObservations=2", 12),
-        ("/rest/data/DF_FOREIGN_POP/.....?lastNObservations=1", 6),
-        ("/rest/data/DF_FOREIGN_POP/.....?firstNObservations=1&lastNObservations=1", 12),
-        ("/rest/data/DF_FOREIGN_POP/all/DSM,KAZ_STAT", 0),
-        ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/~/A.KAZ.*.*.*.*", 36),
-        ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/1.0/A.KAZ.UZB.F.*.*,A.KGZ.*.M.*.*", 18),
-        ("/rest/v2/data/*/DSM/DF_FOREIGN_POP/~/*?c[TIME_PERIOD]=ge:2019+le:2020", 12),
-        ("/rest/v2/data/*/DSM/DF_FOREIGN_POP/~/*?c[TIME_PERIOD]=ge:2019 le:2020", 12),
-        ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/~/*?c[CITIZENSHIP]=RUS,UZB&c[SEX]=ne:F", 27),
-        ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?c[OBS_VALUE]=gt:40000", 17),
-        ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?c[CITIZENSHIP]=sw:U", 36),
-        ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?limit=5&offset=50", 4),
-        ("/rest/v2/data/datastructure/DSM/DSD_FOREIGN_POP/~/*", 54),
-    ],
-)
+COUNTS = [
+    ("/rest/data/DF_FOREIGN_POP", 54),
+    ("/rest/data/DSM,DF_FOREIGN_POP/all", 54),
+    ("/rest/data/DSM,DF_FOREIGN_POP,1.0/A.KAZ....", 36),
+    ("/rest/data/DSM%2CDF_FOREIGN_POP%2C1.0/A.KAZ+KGZ.UZB...", 36),
+    ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F../", 9),
+    ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F..?startPeriod=2020&endPeriod=2021", 2),
+    ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F..?startPeriod=2020-07&endPeriod=2020-Q3", 1),
+    ("/rest/data/DF_FOREIGN_POP/.....?firstNObservations=2", 12),
+    ("/rest/data/DF_FOREIGN_POP/.....?lastNObservations=1", 6),
+    ("/rest/data/DF_FOREIGN_POP/.....?firstNObservations=1&lastNObservations=1", 12),
+    ("/rest/data/DF_FOREIGN_POP/all/DSM,KAZ_STAT", 0),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/~/A.KAZ.*.*.*.*", 36),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/1.0/A.KAZ.UZB.F.*.*,A.KGZ.*.M.*.*", 18),
+    ("/rest/v2/data/*/DSM/DF_FOREIGN_POP/~/*?c[TIME_PERIOD]=ge:2019+le:2020", 12),
+    ("/rest/v2/data/*/DSM/DF_FOREIGN_POP/~/*?c[TIME_PERIOD]=ge:2019 le:2020", 12),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/~/*?c[CITIZENSHIP]=RUS,UZB&c[SEX]=ne:F", 27),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?c[OBS_VALUE]=gt:40000", 17),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?c[CITIZENSHIP]=sw:U", 36),
+    ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP?limit=5&offset=50", 4),
+    ("/rest/v2/data/datastructure/DSM/DSD_FOREIGN_POP/~/*", 54),
+]
+
+
+@pytest.mark.parametrize(("path", "count"), COUNTS)
 def test_queries_select_the_right_observations(loaded, path, count):
     response = get(loaded, path)
     if count == 0:
@@ -92,6 +92,23 @@ def test_queries_select_the_right_observations(loaded, path, count):
         return
     assert response.status_code == 200, response.text
     assert len(observations(response)) == count
+
+
+def test_answers_read_in_small_steps_are_the_same(loaded, admin_token, monkeypatch):
+    """Rows are fetched first in HEAD_FETCHES steps (PostgreSQL: a head query of HEAD_ROWS + 1
+    rows, then a server-side cursor), then in batches of STREAM_ROWS: made tiny, every answer
+    crosses their boundaries, and none may change."""
+    from app.storage import data_queries
+
+    auth = {"authorization": f"Bearer {admin_token}"}  # computed, not from the response cache
+    before = {p: (observations(get(loaded, p, **auth)), n) for p, n in COUNTS if n}
+    monkeypatch.setattr(data_queries, "HEAD_FETCHES", (2, 3))
+    monkeypatch.setattr(data_queries, "HEAD_ROWS", 5)
+    monkeypatch.setattr(data_queries, "STREAM_ROWS", 4)
+    for path, (expected, count) in before.items():
+        response = get(loaded, path, **auth)
+        assert observations(response) == expected, path
+        assert response.content.count(b"<Obs ") == count, path  # none twice
 
 
 def test_values_and_attributes_are_exactly_what_was_stored(loaded):

@@ -19,7 +19,6 @@ from typing import Final
 from app.errors import NotAcceptable
 from app.formats.media import MediaType
 from app.model.response import DataResponse, DatasetBlock
-from app.storage.data_queries import HEAD_ROWS
 from app.writers.data import register, register_many
 from app.writers.data._ml import (
     NS21,
@@ -39,8 +38,10 @@ from app.writers.data._ml import (
     xml_namespaces,
 )
 
-# rows: a smaller block is written from the rows read (as the SDMX-CSV writer does)
-EXPORTED_FROM: Final = HEAD_ROWS
+# rows: a smaller block is written from the rows read. Below this the store's elements cost more
+# than they save (SQLite, 2026-12-04: 600 rows answered at 190 req/s that way, 290 from the rows;
+# 7,200 rows: 28 and 27); the store's first fetches stop here (HEAD_FETCHES)
+EXPORTED_FROM: Final = 2_000
 
 
 def _body(block: DatasetBlock, lay: Layout, time_series: bool) -> Iterator[str]:
