@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from app.errors import BadRequest, DsmError, NotFound, TooManyRequests, Unauthorized
@@ -76,6 +77,16 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, BadRequest.code, BadRequest.title, "; ".join(parts))
 
 
+CLIENT_GONE = 499  # nginx's "client closed request": in the access log and the metrics
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while its request was read (an upload cut off): no one is left to
+    answer, and the server did nothing wrong (no 500, no stack trace in the log)."""
+    log.info("client gone while %s %s was read", request.method, request.url.path)
+    return Response(status_code=CLIENT_GONE)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(
@@ -91,4 +102,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DsmError, _dsm_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
