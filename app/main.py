@@ -1,6 +1,7 @@
 """The application factory: `create_app(settings)` wires settings, the database, the structure
 registry, the shared counters, middleware, routers and the one exception handler."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,6 +9,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import __doc__ as description
 from app.api import (
@@ -34,6 +36,8 @@ from app.services.counters import open_counters
 from app.services.structures import Structures, upgrade_observation_tables
 from app.settings import Settings
 from app.storage.engine import make_engine, upgrade
+
+log = logging.getLogger("dsm")
 
 VERSION = "0.1.0"
 
@@ -81,6 +85,17 @@ def _document_optional_auth(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _read_structures(structures: Structures) -> None:
+    """Read the structures before the first request: an answer is stamped with the revision
+    known when it began, and the first one would otherwise begin with none (and never be
+    served from the response cache). A database not set up yet is read on the first request,
+    as before."""
+    try:
+        structures.current()
+    except SQLAlchemyError as exc:
+        log.warning("structures not readable at start (%s); read on the first request", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
@@ -94,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.secret = resolve_secret(settings.secret_key, settings.database_url)
         if settings.setup_on_start:
             setup_database(settings, structures)
+        _read_structures(structures)
         app.state.audit = AuditSink(engine)
         try:
             yield

@@ -113,6 +113,20 @@ def test_a_repeated_query_is_answered_from_memory(loaded):
     assert b"<" in xml.content and xml.content != first.content
 
 
+def test_the_first_answer_of_a_new_server_is_kept(loaded, settings):
+    """A server that does not set the database up when it starts (PostgreSQL's default) knew
+    the structures' revision only after its first request had read it, so the first answer was
+    stamped with none and never served again: a repeated full export was computed twice."""
+    cached(loaded)  # PostgreSQL: the write's dead rows pruned (WAL) before the new server reads
+    as_deployed = settings.model_copy(update={"auto_setup": False})
+    with TestClient(create_app(as_deployed)) as other:
+        first = read(other)
+        with statements(other.app.state.engine) as seen:
+            again = read(other)
+    assert first.status_code == 200 and again.content == first.content
+    assert seen == []
+
+
 def test_authenticated_and_uncached_queries_go_to_the_database(loaded, admin_token, settings):
     auth = {"authorization": f"Bearer {admin_token}"}
     assert read(loaded, **auth).status_code == 200
