@@ -25,7 +25,7 @@ from app.api import (
     users,
 )
 from app.api.caching import CachedAnswers, ResponseCache
-from app.api.middleware import Metrics, RequestContext
+from app.api.middleware import HeadAsGet, Metrics, RequestContext
 from app.api.ratelimit import RateLimit, UploadSlots
 from app.auth.oidc import Claims, OidcVerifier
 from app.auth.tokens import resolve_secret
@@ -181,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "X-RateLimit-Remaining",
         ],
     )
+    app.add_middleware(HeadAsGet)  # inside RequestContext: the access log says HEAD
     app.add_middleware(RequestContext, metrics=metrics, max_url_length=settings.max_url_length)
     _document_optional_auth(app)
     return app

@@ -1,6 +1,7 @@
 """Request context as plain ASGI middleware (it never buffers a streamed body): a request id, one
 structured (JSON) log line per request, Prometheus metrics, the URL-length limit (414), and one
-trailing slash ignored (SDMX clients add one after a key or a version)."""
+trailing slash ignored (SDMX clients add one after a key or a version); HEAD answered as GET
+without the body."""
 
 import json
 import logging
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from app.writers.messages import error_xml
@@ -135,3 +137,52 @@ class RequestContext:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class HeadAsGet:
+    """HEAD answered as GET without its body (RFC 9110, 9.3.2): the same status and headers, so
+    a client can read an answer's ETag, Last-Modified or Content-Type without downloading it.
+    A streamed answer is not computed to its end: once its first body part is ready the request
+    ends as if the client had gone, which closes the writer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        done = anyio.Event()
+
+        async def receive_until_done() -> Message:
+            if done.is_set():
+                return {"type": "http.disconnect"}
+            message: Message = {"type": "http.disconnect"}
+            async with anyio.create_task_group() as tasks:
+
+                async def from_client() -> None:
+                    nonlocal message
+                    message = await receive()
+                    tasks.cancel_scope.cancel()
+
+                async def until_done() -> None:
+                    await done.wait()
+                    tasks.cancel_scope.cancel()
+
+                tasks.start_soon(from_client)
+                tasks.start_soon(until_done)
+            return message
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await send(message)
+            elif message["type"] == "http.response.body" and not done.is_set():
+                done.set()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        inner = dict(scope, method="GET")
+        try:
+            await self.app(inner, receive_until_done, headers_only)
+        finally:
+            if "route" in inner:  # the metrics count HEAD under the route it took
+                scope["route"] = inner["route"]

@@ -111,6 +111,28 @@ def test_answers_read_in_small_steps_are_the_same(loaded, admin_token, monkeypat
         assert response.content.count(b"<Obs ") == count, path  # none twice
 
 
+def test_head_answers_the_headers_of_get(loaded, admin_token):
+    """HEAD: the status and headers GET would give, without the body (RFC 9110), on data and
+    structure queries, anonymous or not, found or not."""
+    auth = {"authorization": f"Bearer {admin_token}"}
+    for path, headers in [
+        ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F..", {}),
+        ("/rest/data/DF_FOREIGN_POP/A.KAZ.UZB.F..", auth),
+        ("/rest/v2/data/dataflow/DSM/DF_FOREIGN_POP/1.0/A.KAZ.*.*.*.*", {"accept": CSV20}),
+        ("/rest/dataflow/DSM/DF_FOREIGN_POP", {}),
+        ("/rest/data/DF_FOREIGN_POP/A.KGZ.CHN.F..", {}),  # no results: 404
+    ]:
+        headers = {**headers, "accept-encoding": "identity"}  # Content-Length of the plain body
+        got = loaded.get(path, headers=headers)
+        head = loaded.head(path, headers=headers)
+        assert head.status_code == got.status_code, path
+        assert head.content == b"" and got.content, path
+        for name in ("etag", "last-modified", "content-type", "vary"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+        # the length of the body GET sends (its message id and time may differ by a digit)
+        assert abs(int(head.headers["content-length"]) - len(got.content)) <= 2, path
+
+
 def test_values_and_attributes_are_exactly_what_was_stored(loaded):
     found = observations(
         get(loaded, "/rest/data/DF_FOREIGN_POP/A.KGZ.UZB.M..?startPeriod=2016&endPeriod=2016")

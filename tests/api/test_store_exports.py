@@ -423,3 +423,24 @@ def test_a_client_hanging_up_mid_export_leaves_the_server_working(
     auth = {"authorization": f"Bearer {tokens['admin']}"}
     again = client.get(path, headers={"accept": accept, "accept-encoding": "identity", **auth})
     assert again.status_code == 200 and again.content.count(b"BUSINESS") >= 2
+
+
+@pytest.mark.parametrize("accept", [CSV10, ML["2.1"]])
+def test_head_of_a_streamed_export_ends_it(client, tokens, monkeypatch, accept):
+    """HEAD of a streamed answer sends GET's headers and ends the writer after its first part
+    (as a client gone would); the server answers the next request in full."""
+    from app.api import data as data_api
+    from app.writers.data import sdmx_ml
+
+    monkeypatch.setattr(data_api, "SMALL", 0)  # streamed, not sent in one piece
+    monkeypatch.setattr(sdmx_csv, "EXPORTED_FROM", EVERY_BLOCK)
+    monkeypatch.setattr(sdmx_ml, "EXPORTED_FROM", 1)
+    monkeypatch.setattr(csv_export, "BATCH", 1)
+    path = "/rest/data/DF_FOREIGN_ENTRY/all"
+    headers = {"accept": accept, "authorization": f"Bearer {tokens['admin']}"}
+    head = client.head(path, headers=headers)
+    assert head.status_code == 200 and head.content == b""
+    got = client.get(path, headers={**headers, "accept-encoding": "identity"})
+    assert got.status_code == 200 and got.content.count(b"BUSINESS") >= 2
+    assert head.headers["etag"] == got.headers["etag"]
+    assert head.headers["content-type"] == got.headers["content-type"]
