@@ -140,9 +140,7 @@ class _Stream:
         SDMX-ML reading thread, and psycopg keeps the connection's lock through a COPY, so a
         rollback before its end would wait forever."""
         try:
-            close = getattr(self.chunks, "close", None)
-            if close is not None:
-                close()
+            _close(self.chunks)
         finally:
             if self.spill is not None:
                 self.spill.discard()  # nothing once kept
@@ -279,9 +277,14 @@ def _continued(read: list[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield from read
         yield from chunks
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        _close(chunks)  # also when closed while still in `read`
+
+
+def _close(chunks: Iterator[bytes]) -> None:
+    """End a writer's chunks (a generator: any export it holds open ends with it)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 _RESPONSES = {
