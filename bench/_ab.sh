@@ -3,6 +3,8 @@
 #   ab_setup REF            -> $BASE (a temporary directory), $BASE/tree (REF), $OUT (times file)
 #   ab_serve base|work DB [ENV=VALUE...]   starts the server and waits for /health
 #   ab_stop                 stops it
+#   ab_rounds REPEATS MEASURE [ENV=VALUE...]   each round, for REF then the working tree and for
+#                           each database: ab_serve (with ENV), `MEASURE VERSION DB`, ab_stop
 PY=$ROOT/.venv/bin/python
 PORT=8913
 declare -A URLS=(
@@ -38,4 +40,17 @@ ab_serve() {
 ab_stop() {
   pkill -f "port $PORT" || true
   sleep 1
+}
+
+ab_rounds() {
+  local rep version db
+  for rep in $(seq "$1"); do
+    for version in base work; do
+      for db in sqlite postgresql; do
+        ab_serve "$version" "$db" "${@:3}"
+        "$2" "$version" "$db"
+        ab_stop
+      done
+    done
+  done
 }

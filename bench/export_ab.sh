@@ -16,20 +16,15 @@ REPEATS=${2:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/_ab.sh"
 ab_setup "$REF"
-for rep in $(seq "$REPEATS"); do
-  for version in base work; do
-    for db in sqlite postgresql; do
-      ab_serve "$version" "$db"
-      for fmt in csv ml; do
-        curl -s -o /dev/null -H "Accept: ${ACCEPT[$fmt]}" "$FLOW/all?startPeriod=2019"
-        t=$(curl -s -o /dev/null -w "%{time_total}" -H "Accept: ${ACCEPT[$fmt]}" \
-          -H "Accept-Encoding: identity" "$FLOW/all")
-        echo "$version $db $fmt $t" | tee -a "$OUT"
-      done
-      ab_stop
-    done
+measure() {  # VERSION DB
+  for fmt in csv ml; do
+    curl -s -o /dev/null -H "Accept: ${ACCEPT[$fmt]}" "$FLOW/all?startPeriod=2019"
+    t=$(curl -s -o /dev/null -w "%{time_total}" -H "Accept: ${ACCEPT[$fmt]}" \
+      -H "Accept-Encoding: identity" "$FLOW/all")
+    echo "$1 $2 $fmt $t" | tee -a "$OUT"
   done
-done
+}
+ab_rounds "$REPEATS" measure
 "$PY" - "$OUT" "$REF" <<'PY'
 import collections, statistics, sys
 times = collections.defaultdict(list)

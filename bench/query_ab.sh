@@ -20,23 +20,18 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/_ab.sh"
 ab_setup "$REF"
 declare -A KEYS=([single]=A.ARM.ABW.ABW.F.BUSINESS.BRD [partial]=A.ARM.ABW.ABW.F.. [wildcard]=...ABW...)
-for rep in $(seq "$REPEATS"); do
-  for version in base work; do
-    for db in sqlite postgresql; do
-      ab_serve "$version" "$db" DSM_RESPONSE_CACHE_MB=0 DSM_RESPONSE_CACHE_DISK_MB=0
-      for query in single partial wildcard; do
-        for fmt in csv ml generic; do
-          url="$FLOW/${KEYS[$query]}"
-          curl -s -o /dev/null -H "Accept: ${ACCEPT[$fmt]}" "$url"
-          rate=$(wrk -t1 -c1 -d"${SECONDS_EACH}s" -H "Accept: ${ACCEPT[$fmt]}" "$url" |
-            awk '/^Requests\/sec/ {print $2}')
-          echo "$version $db $query $fmt $rate" | tee -a "$OUT"
-        done
-      done
-      ab_stop
+measure() {  # VERSION DB
+  for query in single partial wildcard; do
+    for fmt in csv ml generic; do
+      url="$FLOW/${KEYS[$query]}"
+      curl -s -o /dev/null -H "Accept: ${ACCEPT[$fmt]}" "$url"
+      rate=$(wrk -t1 -c1 -d"${SECONDS_EACH}s" -H "Accept: ${ACCEPT[$fmt]}" "$url" |
+        awk '/^Requests\/sec/ {print $2}')
+      echo "$1 $2 $query $fmt $rate" | tee -a "$OUT"
     done
   done
-done
+}
+ab_rounds "$REPEATS" measure DSM_RESPONSE_CACHE_MB=0 DSM_RESPONSE_CACHE_DISK_MB=0
 "$PY" - "$OUT" "$REF" <<'PY'
 import collections, statistics, sys
 rates = collections.defaultdict(list)
