@@ -107,6 +107,127 @@ def t_pgcopy(path: str, fmt: str, dsn: str) -> dict:
         return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
+# -- the rows into DSM's own tables: what the database takes, nothing else ---------------------------
+def t_store(path: str, fmt: str, url: str, layout: dict) -> dict:
+    """The rows into DSM's series and versions tables of a structure-seeded database, with the
+    indexes DSM's queries use (primary keys, the current key, `valid_from`), timing the
+    database alone: the rows are made ready untimed (series ids, period bounds, the value as a
+    number, as DSM stores them), then SQLite's `executemany` of each batch of BATCH rows in one
+    transaction, or PostgreSQL's `COPY` of the prepared text (sent in 1 MB blocks), plus the
+    commit, are timed. No validation, versioning, submission record or kept message: the most
+    an importer that stores what DSM stores, in DSM's layout, can reach."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from app.model.data import PERIOD_END, PERIOD_START
+    from app.services.structures import Structures
+    from app.storage import observations as store
+    from app.storage.engine import make_engine
+    from app.validation.periods import period_range
+
+    engine = make_engine(url)
+    flow = Structures(engine).flows()[(layout["agency"], layout["id"], layout["version"])]
+    tables = store.tables_for(flow)
+    with engine.begin() as conn:
+        store.ensure(conn, tables)
+    engine.dispose()
+    dims = list(layout["dimensions"])
+    obs_attrs = [a for a, _ in layout["obs_attributes"]]
+    series_attrs = [a for a, _ in layout["series_attributes"]]
+    nd, ns, no = len(dims), len(series_attrs), len(obs_attrs)
+    if fmt == "csv":  # dims, time, value, obs attributes, series attributes
+        rest_at = [nd, nd + 1, *range(nd + 2, nd + 2 + no + ns)]
+    else:  # series attributes (dims, series attributes), then Obs (time, value, obs attributes)
+        rest_at = [nd + ns, nd + ns + 1, *range(nd + ns + 2, nd + ns + 2 + no), *range(nd, nd + ns)]
+    columns = [
+        "series_id",
+        layout["time"],
+        PERIOD_START,
+        PERIOD_END,
+        layout["measure"],
+        *obs_attrs,
+        *series_attrs,
+        "value_num",
+        "opened_by",
+        "valid_from",
+    ]
+    series_columns = ["series_id", "dataflow", *dims]
+    ref, now = f"{layout['agency']}:{layout['id']}({layout['version']})", datetime.now(UTC)
+    stamp = now.replace(tzinfo=None).isoformat(sep=" ") if url.startswith("sqlite") else str(now)
+    ids: dict[tuple, int] = {}
+    bounds: dict[str, tuple[str, str]] = {}
+    new_series: list[tuple] = []
+
+    def batches() -> Iterator[tuple[list[tuple], list[tuple]]]:
+        """(versions rows, new series rows) per BATCH rows of the file."""
+        source = ROWS[fmt](path)
+        while chunk := list(islice(source, BATCH)):
+            out = []
+            for row in chunk:
+                key = tuple(row[:nd])
+                sid = ids.get(key)
+                if sid is None:
+                    sid = ids[key] = len(ids) + 1
+                    new_series.append((sid, ref, *key))
+                time_value, value, *attrs = (row[i] for i in rest_at)
+                span = bounds.get(time_value) or bounds.setdefault(
+                    time_value, period_range(time_value)
+                )
+                out.append((sid, time_value, *span, value, *attrs, float(value), 1, stamp))
+            yield out, new_series[:]
+            new_series.clear()
+
+    def quoted(names: list[str]) -> str:
+        return ", ".join(f'"{c}"' for c in names)
+
+    rows, seconds = 0, 0.0
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        marks, marks_s = ", ".join("?" * len(columns)), ", ".join("?" * len(series_columns))
+        insert = f"INSERT INTO {tables.versions.name} ({quoted(columns)}) VALUES ({marks})"
+        insert_s = f"INSERT INTO {tables.series.name} ({quoted(series_columns)}) VALUES ({marks_s})"
+        conn.execute("BEGIN")
+        for batch, series in batches():
+            start = time.perf_counter()
+            conn.executemany(insert_s, series)
+            conn.executemany(insert, batch)
+            seconds += time.perf_counter() - start
+            rows += len(batch)
+        start = time.perf_counter()
+        conn.execute("COMMIT")
+        seconds += time.perf_counter() - start
+        conn.close()
+        return {"seconds": seconds, "rows": rows}
+    import psycopg
+
+    def text(values: list[tuple]) -> str:  # COPY text format: no value here needs escaping
+        return "".join("\t".join("\\N" if v is None else str(v) for v in r) + "\n" for r in values)
+
+    series_rows: list[tuple] = []
+    with tempfile.TemporaryFile("w+b") as spool:
+        for batch, series in batches():
+            spool.write(text(batch).encode())
+            series_rows.extend(series)
+            rows += len(batch)
+        series_text = text(series_rows).encode()
+        spool.seek(0)
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+            start = time.perf_counter()
+            with cur.copy(f"COPY {tables.versions.name} ({quoted(columns)}) FROM STDIN") as copy:
+                while block := spool.read(1 << 20):
+                    copy.write(block)
+            with cur.copy(
+                f"COPY {tables.series.name} ({quoted(series_columns)}) FROM STDIN"
+            ) as copy:
+                copy.write(series_text)
+            conn.commit()
+            seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": rows}
+
+
 # -- the libraries, merely parsing ------------------------------------------------------------------
 def t_sdmx1(path: str) -> dict:
     import sdmx
@@ -255,6 +376,7 @@ TASKS = {
     "extract": t_extract,
     "sqlite": t_sqlite,
     "pgcopy": t_pgcopy,
+    "store": t_store,
     "sdmx1": t_sdmx1,
     "pysdmx": t_pysdmx,
     "prepare": prepare,
@@ -266,7 +388,7 @@ TASKS = {
 # pyarrow is a bench-only dependency (pysdmx needs it), not DSM's; pandas (imported by sdmx1)
 # loads it whenever it is installed, which costs ~65 MB RSS. DSM tasks run as on a production
 # install, without it (--with-pyarrow in ingest.py keeps it).
-DSM_TASKS = {"prepare", "dsm", "profile"}
+DSM_TASKS = {"prepare", "dsm", "profile", "store"}
 
 
 def main() -> None:

@@ -197,6 +197,21 @@ def ceiling_once(runner: Runner, path: Path, fmt: str, db: str) -> dict:
         runner.drop(db, where)
 
 
+def store_once(runner: Runner, path: Path, fmt: str, db: str) -> dict:
+    """The rows of `path` into DSM's own tables of a fresh structure-seeded database, with the
+    least logic their layout needs (`_tasks.t_store`)."""
+    from dataclasses import asdict
+
+    assert runner.layout is not None
+    url, where = runner.fresh(db, seeded=True)
+    try:
+        return runner.task(
+            task="store", path=str(path), fmt=fmt, url=url, layout=asdict(runner.layout)
+        )
+    finally:
+        runner.drop(db, where)
+
+
 def plan(runner: Runner, n: int, dbs: list[str]) -> list[tuple[Measure, object]]:
     """(measure, how to run it once) for everything measured at size n."""
     args, work = runner.args, runner.work
@@ -216,6 +231,8 @@ def plan(runner: Runner, n: int, dbs: list[str]) -> list[tuple[Measure, object]]
             kind = "rows + executemany" if db == "sqlite" else "rows + COPY"
             run = partial(ceiling_once, runner, files[fmt], fmt, db)
             out.append((Measure(f"{kind} (plain table)", fmt, db), run))
+            run = partial(store_once, runner, files[fmt], fmt, db)
+            out.append((Measure(f"{kind} (DSM's tables)", fmt, db), run))
     libs = [
         (Measure("sdmx1 read_sdmx (structure=DSD)", "xml", "-"), "sdmx1", "xml"),
         (Measure("sdmx1 read_sdmx (structure=DSD)", "csv", "-"), "sdmx1", "csv"),
