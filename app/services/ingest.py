@@ -46,7 +46,8 @@ from app.validation.validator import Validator
 
 log = logging.getLogger("dsm.ingest")
 # after a submission changing this many observations, PostgreSQL's planner statistics of the
-# table are refreshed at once (autovacuum would come later; until then plans follow an empty table)
+# tables it changed a lot are refreshed at once (`store.analyze`; autovacuum would come later,
+# and until then a new table is planned as an empty one)
 ANALYZE_AFTER = 10_000
 
 
@@ -116,7 +117,7 @@ class _Run:
         self.validator: Validator | None = None
         self.first_flow: CompiledFlow | None = None
         self.operations: list[str] = []
-        self.touched: set[str] = set()  # observation tables written
+        self.touched: dict[str, store.FlowTables] = {}  # the tables written, by name
 
     # -- resolving the structure ----------------------------------------------------------------
     def flow_for(self, start: DatasetStart) -> CompiledFlow:
@@ -347,7 +348,7 @@ class _Run:
                 "change once that release happens or is cancelled"
             )
         self.counts.add(counts)
-        self.touched.update((dataset.tables.versions.name, dataset.tables.series.name))
+        self.touched[dataset.tables.name] = dataset.tables
 
     def _apply(self, dataset: _Dataset) -> store.Counts:
         writer, provider = dataset.writer, self.principal.provider
@@ -478,7 +479,7 @@ def submit(
                 history.keep_message(conn, submission, kept.finish(), PIECE)
                 _audit(conn, actor, outcome)
         if outcome is not None and outcome.status == "accepted" and changed >= ANALYZE_AFTER:
-            store.analyze(engine, run.touched)
+            store.analyze(engine, run.touched.values(), changed)
     except OperationalError as exc:
         if not _is_lock_timeout(exc):
             raise
