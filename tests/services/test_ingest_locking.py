@@ -29,8 +29,8 @@ def _structures(database_url: str, **connect_args) -> Structures:
     return structures
 
 
-def _submit(structures: Structures, lock_timeout: float = 30) -> ingest.Outcome:
-    received = receive(iter([CSV]), 1 << 20)
+def _submit(structures: Structures, lock_timeout: float = 30, body: bytes = CSV) -> ingest.Outcome:
+    received = receive(iter([body]), 1 << 24)
     try:
         return ingest.submit(
             structures.engine,
@@ -38,7 +38,7 @@ def _submit(structures: Structures, lock_timeout: float = 30) -> ingest.Outcome:
             ADMIN,
             received,
             media_type="application/vnd.sdmx.data+csv;version=2.0.0",
-            expanded_limit=1 << 20,
+            expanded_limit=1 << 24,
             lock_timeout=lock_timeout,
         )
     finally:

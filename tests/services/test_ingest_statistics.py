@@ -5,11 +5,9 @@ rows they know); a smaller change is left to autovacuum. SQLite plans without st
 from sqlalchemy import event
 
 from app.services import ingest
-from app.services.received import receive
-from app.services.structures import Structures
 from app.storage.observations import ANALYZE_SHARE
 
-from .test_ingest_locking import ADMIN, _structures
+from .test_ingest_locking import _structures, _submit
 
 HEAD = (
     "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,CITIZENSHIP,SEX,AGE,DATA_SOURCE,"
@@ -21,21 +19,6 @@ def _years(first: int, count: int, value: int) -> bytes:
     """`count` annual observations of one series, from `first`, all of value `value`."""
     row = "dataflow,DSM:DF_FOREIGN_POP(1.0),I,A,KAZ,UZB,F,_T,NSO,{},{}\n"
     return (HEAD + "".join(row.format(y, value) for y in range(first, first + count))).encode()
-
-
-def _submit(structures: Structures, body: bytes) -> ingest.Outcome:
-    received = receive(iter([body]), 1 << 24)
-    try:
-        return ingest.submit(
-            structures.engine,
-            structures.flows(),
-            ADMIN,
-            received,
-            media_type="application/vnd.sdmx.data+csv;version=2.0.0",
-            expanded_limit=1 << 24,
-        )
-    finally:
-        received.close()
 
 
 def test_statistics_are_refreshed_after_large_changes_only(database_url, monkeypatch):
@@ -50,7 +33,7 @@ def test_statistics_are_refreshed_after_large_changes_only(database_url, monkeyp
 
     def submit(first: int, count: int, value: int, changed: int) -> list[str]:
         analyzed.clear()
-        outcome = _submit(structures, _years(first, count, value))
+        outcome = _submit(structures, body=_years(first, count, value))
         assert outcome.status == "accepted", outcome.report()
         counts = outcome.counts
         assert counts.inserted + counts.updated == changed
