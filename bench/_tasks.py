@@ -7,7 +7,6 @@ after. Only the work itself is timed: not the imports, not loading structures, n
 
 import csv
 import json
-import logging
 import resource
 import sqlite3
 import sys
@@ -273,30 +272,6 @@ def prepare(url: str) -> dict:
     return {"layout": asdict(layout_for(flow))}
 
 
-class _ReaderPeak(logging.Handler):
-    """The peak RSS of the process that read a big SDMX-ML message apart
-    (`app.services.reading` logs it when the message ends): the import's memory is the two
-    processes' sum. ru_maxrss of children would not do: it keeps the high-water mark of the
-    parent's pages the child had before it became the reading program."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.peak = 0.0
-        self.log = logging.getLogger("dsm.ingest")
-        self.level_before = self.log.level
-        self.log.setLevel(logging.DEBUG)
-        self.log.addHandler(self)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("read apart"):
-            self.peak = max(self.peak, float(record.args[1]))  # type: ignore[index]
-
-    def close(self) -> float:  # type: ignore[override]
-        self.log.removeHandler(self)
-        self.log.setLevel(self.level_before)
-        return self.peak
-
-
 def _submit(url: str, path: str, profiler=None) -> dict:  # type: ignore[no-untyped-def]
     from app.auth.tokens import Principal
     from app.services import ingest
@@ -306,7 +281,6 @@ def _submit(url: str, path: str, profiler=None) -> dict:  # type: ignore[no-unty
     from app.storage.engine import make_engine
 
     limit = Settings.model_fields["max_expanded_bytes"].default
-    reader = _ReaderPeak()
     structures = Structures(make_engine(url))
     flows = structures.flows()
     principal = Principal("bench", "admin")
@@ -335,7 +309,6 @@ def _submit(url: str, path: str, profiler=None) -> dict:  # type: ignore[no-unty
     if outcome.status != "accepted":
         raise SystemExit(f"import {outcome.status}: {json.dumps(outcome.report())[:2000]}")
     result = {"seconds": seconds, "rows": outcome.counts.inserted, "base_mb": base}
-    result["reader_mb"] = reader.close()
     if statements is not None:
         result["statements"] = sorted(
             ({"sql": k, "calls": c, "seconds": t} for k, (c, t) in statements.items()),
@@ -427,7 +400,10 @@ def main() -> None:
     base = _rss_mb()
     result = task(**args)
     result.setdefault("base_mb", base)
-    result["rss_mb"] = _rss_mb() + result.get("reader_mb", 0.0)
+    # a big SDMX-ML message is read by a child process (app.services.reading): its peak counts too
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["reader_mb"] = children
+    result["rss_mb"] = _rss_mb() + children
     print(json.dumps(result))
 
 

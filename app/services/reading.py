@@ -19,6 +19,7 @@ be safe.
 import logging
 import os
 import pickle
+import resource
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from app.services.received import Received, open_body
 log = logging.getLogger("dsm.ingest")
 
 APART_FROM: Final = 8 * 1024 * 1024  # bytes received: a smaller message is read in process
-BATCH: Final = 1  # events per message through the pipe (a chunk is 10,000 rows)
+BATCH: Final = 4  # events per message through the pipe (a chunk is 10,000 rows)
 _CHILD: Final = "from app.services.reading import main; main()"
 _ROOT: Final = str(Path(__file__).resolve().parents[2])  # where `app` is imported from
 
@@ -90,9 +91,7 @@ def events(
                 progress(position)
             yield from batch
             if peak is not None:
-                log.debug(
-                    "read apart: %d bytes, the reading process peaked at %.1f MB", position, peak
-                )
+                log.debug("read apart: %s bytes, the reader peaked at %.0f MB", position, peak)
                 return
     finally:
         pipe.close()
@@ -130,13 +129,5 @@ def main() -> None:
             except Exception:  # noqa: BLE001 - an error that cannot be pickled: its text
                 send(MessageError(f"The message could not be read: {exc}"))
             return
-        send((batch, file.tell(), _peak_mb()))
-
-
-def _peak_mb() -> float:
-    """This process's peak RSS (VmHWM: that of this program, where ru_maxrss would keep the
-    high-water mark of the server's pages the process had before it became this program)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        send((batch, file.tell(), peak))
