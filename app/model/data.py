@@ -149,8 +149,3 @@ class MessageError(ValueError):
         super().__init__(f"{message} ({position})" if position else message)
         self.message = message
         self.position = position
-
-    def __reduce__(
-        self,
-    ) -> tuple:  # pickled whole (app.services.reading sends it between processes)
-        return (type(self), (self.message, self.position))

@@ -35,7 +35,6 @@ from app.model.data import (
 from app.model.dsd import CompiledFlow
 from app.readers.registry import find as find_reader
 from app.services import access as policy
-from app.services import reading
 from app.services.audit import Actor, record
 from app.services.received import HEAD_BYTES, PIECE, Kept, Received, Spool, open_body
 from app.storage import observations as store
@@ -445,7 +444,7 @@ def submit(
             body = open_body(received, expanded_limit, progress)
             reader = find_reader(media_type, body.peek(HEAD_BYTES)[:HEAD_BYTES])
             run.reader_name = reader.name
-            run.read(reading.events(reader, received, body, expanded_limit, progress), dry_run)
+            run.read(reader.read(body), dry_run)
             flow_ref = run.first_flow.ref if run.first_flow else None
             if findings.has_errors or dry_run:
                 status = "rejected" if findings.has_errors else "dry-run"
