@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -156,16 +157,12 @@ def main(argv: list[str] | None = None) -> None:
         sql, values = captured(url, path)
         if backend == "sqlite":
             db = url.removeprefix("sqlite:///")
-            driver, database = (
-                (lambda s=sql, v=values, d=db: sqlite_driver(d, s, v)),
-                (lambda s=sql, v=values, d=db: sqlite_database(d, s, v)),
-            )
+            driver = partial(sqlite_driver, db, sql, values)
+            database = partial(sqlite_database, db, sql, values)
         else:
             dsn = url.replace("postgresql+psycopg://", "postgresql://")
-            driver, database = (
-                (lambda s=sql, v=values, d=dsn: pg_driver(d, s, v)),
-                (lambda s=sql, v=values, d=dsn: pg_database(d, s, v)),
-            )
+            driver = partial(pg_driver, dsn, sql, values)
+            database = partial(pg_database, dsn, sql, values)
         plans.append((backend, url, driver, database))
     found: dict[tuple[str, str], list[float]] = {}
     for r in range(args.repeats):

@@ -45,10 +45,6 @@ from app.validation.findings import Findings, Location, expected_list
 from app.validation.validator import Validator
 
 log = logging.getLogger("dsm.ingest")
-# after a submission changing this many observations, PostgreSQL's planner statistics of the
-# tables it changed a lot are refreshed at once (`store.analyze`; autovacuum would come later,
-# and until then a new table is planned as an empty one)
-ANALYZE_AFTER = 10_000
 
 
 @dataclass
@@ -478,7 +474,7 @@ def submit(
                 history.close(conn, submission, outcome, run.at)
                 history.keep_message(conn, submission, kept.finish(), PIECE)
                 _audit(conn, actor, outcome)
-        if outcome is not None and outcome.status == "accepted" and changed >= ANALYZE_AFTER:
+        if outcome is not None and outcome.status == "accepted":
             store.analyze(engine, run.touched.values(), changed)
     except OperationalError as exc:
         if not _is_lock_timeout(exc):

@@ -313,18 +313,20 @@ def _split_legacy(conn: Connection, tables: FlowTables) -> None:
     conn.execute(text(f'DROP TABLE "{legacy}"'))
 
 
+ANALYZE_AFTER: Final = 10_000  # observations a submission changes before any ANALYZE
 ANALYZE_SHARE: Final = 0.1  # autovacuum's default share (autovacuum_analyze_scale_factor)
 
 
 def analyze(engine: Engine, touched: Iterable[FlowTables], changed: int) -> None:
     """Refresh PostgreSQL's statistics (SQLite plans without them) of the tables of each DSD
-    that a submission changing `changed` observations changed a lot: a versions table the
-    statistics do not know yet, or by at least ANALYZE_SHARE of the rows they know (its series
-    table with it). A smaller change is left to autovacuum, which analyzes a table once the
-    changes since the last time pass the same share: ANALYZE samples 30,000 rows however small
-    the change (a 10,000-observation update of a 1M-row table spent 40% of its time there), and
-    the statistics of a big table barely move."""
-    if engine.dialect.name != "postgresql":
+    that a submission changing `changed` observations (at least ANALYZE_AFTER) changed a lot: a
+    versions table the statistics do not know yet (until then it is planned as an empty one),
+    or by at least ANALYZE_SHARE of the rows they know (its series table with it). A smaller
+    change is left to autovacuum, which analyzes a table once the changes since the last time
+    pass the same share: ANALYZE samples 30,000 rows however small the change (a
+    10,000-observation update of a 1M-row table spent 40% of its time there), and the
+    statistics of a big table barely move."""
+    if engine.dialect.name != "postgresql" or changed < ANALYZE_AFTER:
         return
     known = text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(quote_ident(:name))")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
